@@ -1,0 +1,3 @@
+from devbot.triggers.cli import main
+
+raise SystemExit(main())

@@ -1,0 +1,157 @@
+"""devbot's settings: command-line flags > environment (`DEVBOT_*`) > `devbot.toml` > defaults.
+
+`devbot.toml` lives at the repository root; its keys are the field names below.
+Unknown keys and values of the wrong type are refused with the file and key named.
+"""
+
+from __future__ import annotations
+
+import os
+import tomllib
+from collections.abc import Mapping
+from dataclasses import dataclass, field, fields, replace
+from pathlib import Path
+from typing import Any
+
+CONFIG_FILE = "devbot.toml"
+STATE_DIR = ".devbot"
+
+
+class ConfigError(ValueError):
+    """A setting is malformed; the message names where it came from."""
+
+
+@dataclass(frozen=True)
+class Settings:
+    """Every setting devbot reads. Field name = toml key; env name = DEVBOT_<NAME upper>."""
+
+    model: str = "anthropic/claude-sonnet-4-5"
+    api_base: str | None = None
+    protocol: str = "text"
+    sandbox: str = "local"
+    test_command: str | None = None
+    plan_dirs: tuple[str, ...] = ("ai-plans",)
+    database_url: str | None = None
+    base_branch: str | None = None
+    remote: str = "origin"
+    branch_prefix: str = "devbot/"
+    max_steps: int = 30
+    max_usd: float = 2.0
+    max_wall_s: float = 1800.0
+    max_format_errors: int = 3
+    command_timeout_s: float = 300.0
+    max_plan_bytes: int = 100_000
+    model_timeout_s: float = 120.0
+    model_retries: int = 4
+    extra_env_names: tuple[str, ...] = field(default=())
+
+    def state_dir(self, repo: Path) -> Path:
+        return repo / STATE_DIR
+
+    def system_database_url(self, repo: Path) -> str:
+        """Where DBOS keeps its workflows: `DEVBOT_DATABASE_URL`, else SQLite under `.devbot/`."""
+        if self.database_url:
+            return self.database_url
+        return f"sqlite:///{(self.state_dir(repo) / 'dbos.sqlite').resolve()}"
+
+
+_FIELDS = {f.name: f for f in fields(Settings)}
+
+
+def env_name(key: str) -> str:
+    return "DEVBOT_" + key.upper()
+
+
+def _coerce(key: str, value: Any, origin: str) -> Any:
+    """Convert a raw value (toml value or env string) to the type of field `key`."""
+    default = _FIELDS[key].default
+    kind = _FIELDS[key].type
+    try:
+        if "tuple" in str(kind):
+            if isinstance(value, str):
+                return tuple(part.strip() for part in value.split(",") if part.strip())
+            if isinstance(value, list) and all(isinstance(v, str) for v in value):
+                return tuple(value)
+            raise TypeError("expected a list of strings")
+        if value is None or (isinstance(value, str) and value == "" and "None" in str(kind)):
+            return None
+        if isinstance(default, bool):
+            raise TypeError("unsupported")
+        if isinstance(default, int) and "float" not in str(kind):
+            if isinstance(value, bool) or isinstance(value, float):
+                raise TypeError("expected an integer")
+            return int(value)
+        if isinstance(default, float):
+            if isinstance(value, bool):
+                raise TypeError("expected a number")
+            return float(value)
+        if not isinstance(value, str):
+            raise TypeError("expected a string")
+        return value
+    except (TypeError, ValueError) as exc:
+        raise ConfigError(f"{origin}: {key} = {value!r}: {exc}") from None
+
+
+def read_toml(path: Path) -> dict[str, Any]:
+    """Read and validate `devbot.toml`; an absent file is an empty config."""
+    if not path.is_file():
+        return {}
+    try:
+        data = tomllib.loads(path.read_text(encoding="utf-8"))
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(f"{path}: invalid TOML: {exc}") from None
+    except UnicodeDecodeError:
+        raise ConfigError(f"{path}: not UTF-8 text") from None
+    unknown = sorted(set(data) - set(_FIELDS))
+    if unknown:
+        raise ConfigError(
+            f"{path}: unknown key(s) {', '.join(unknown)}; known keys: {', '.join(_FIELDS)}"
+        )
+    return {key: _coerce(key, value, str(path)) for key, value in data.items()}
+
+
+def read_env(environ: Mapping[str, str]) -> dict[str, Any]:
+    values: dict[str, Any] = {}
+    for key in _FIELDS:
+        name = env_name(key)
+        if name in environ:
+            values[key] = _coerce(key, environ[name], f"environment {name}")
+    return values
+
+
+def load_settings(
+    repo: Path | None = None,
+    flags: Mapping[str, Any] | None = None,
+    environ: Mapping[str, str] | None = None,
+    toml_text_path: Path | None = None,
+) -> Settings:
+    """Merge the four layers. `flags` holds only the options the user actually passed."""
+    toml_path = toml_text_path or ((repo / CONFIG_FILE) if repo else None)
+    merged: dict[str, Any] = {}
+    if toml_path is not None:
+        merged.update(read_toml(toml_path))
+    merged.update(read_env(os.environ if environ is None else environ))
+    for key, value in (flags or {}).items():
+        if value is not None:
+            merged[key] = _coerce(key, value, f"option --{key.replace('_', '-')}")
+    settings = replace(Settings(), **merged)
+    _validate(settings)
+    return settings
+
+
+def _validate(settings: Settings) -> None:
+    if settings.protocol not in ("text", "tools"):
+        raise ConfigError(f"protocol = {settings.protocol!r}: choose 'text' or 'tools'")
+    if settings.sandbox not in ("local", "bwrap", "docker"):
+        raise ConfigError(f"sandbox = {settings.sandbox!r}: choose 'docker', 'bwrap' or 'local'")
+    if "/" not in settings.model:
+        raise ConfigError(
+            f"model = {settings.model!r}: write provider/model, e.g. anthropic/claude-sonnet-4-5,"
+            " openai/gpt-5 or scripted/path/to/replies.yaml"
+        )
+    for key in ("max_steps", "max_format_errors", "max_plan_bytes"):
+        if getattr(settings, key) < 1:
+            raise ConfigError(f"{key} must be at least 1")
+    for key in ("max_usd", "max_wall_s", "command_timeout_s", "model_timeout_s"):
+        if getattr(settings, key) <= 0:
+            raise ConfigError(f"{key} must be positive")
