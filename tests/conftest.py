@@ -1,0 +1,8 @@
+"""One fixture module per real component, shared by the whole suite."""
+
+pytest_plugins = [
+    "tests.fixtures.repo",
+    "tests.fixtures.scripted",
+    "tests.fixtures.model_servers",
+    "tests.fixtures.workspace",
+]
