@@ -1,0 +1,123 @@
+"""Forges hold pull requests. `LocalForge` keeps them in a SQLite file: for demos, tests and
+repositories with no hosted forge. Every forge finds the PR for a branch before opening one,
+so a repeated step never opens a second PR.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+from collections.abc import Iterator
+from contextlib import closing, contextmanager
+from dataclasses import dataclass, replace
+from pathlib import Path
+from typing import Protocol
+
+_SCHEMA = (
+    """CREATE TABLE IF NOT EXISTS pull_requests (
+        number INTEGER PRIMARY KEY,
+        title TEXT NOT NULL,
+        body TEXT NOT NULL,
+        head TEXT NOT NULL,
+        base TEXT NOT NULL,
+        state TEXT NOT NULL DEFAULT 'open'
+    )""",
+    """CREATE UNIQUE INDEX IF NOT EXISTS one_open_pr_per_head
+        ON pull_requests (head) WHERE state = 'open'""",
+)
+_COLUMNS = "number, title, body, head, base, state"
+
+
+@dataclass(frozen=True)
+class PullRequest:
+    number: int
+    title: str
+    body: str
+    head: str
+    base: str
+    url: str
+    state: str = "open"
+
+
+class Forge(Protocol):
+    """Where pull requests live (local SQLite, GitHub, ...)."""
+
+    name: str
+
+    def find_pull_request(self, head: str) -> PullRequest | None: ...
+
+    def open_or_update_pull_request(
+        self, *, title: str, body: str, head: str, base: str
+    ) -> PullRequest: ...
+
+
+class LocalForge:
+    """Pull requests in a SQLite file; safe for several processes sharing the file."""
+
+    name = "local"
+
+    def __init__(self, path: Path, repo_name: str | None = None, timeout_s: float = 30.0) -> None:
+        self.path = Path(path)
+        self.repo_name = repo_name or _repo_name(self.path)
+        self.timeout_s = timeout_s
+
+    def find_pull_request(self, head: str) -> PullRequest | None:
+        """The open PR whose head is `head`, if any."""
+        with self._transaction() as db:
+            return self._find(db, head)
+
+    def open_or_update_pull_request(
+        self, *, title: str, body: str, head: str, base: str
+    ) -> PullRequest:
+        """Update the open PR for `head` (title, body) or open one; both in one transaction."""
+        with self._transaction() as db:
+            existing = self._find(db, head)
+            if existing is not None:
+                db.execute(
+                    "UPDATE pull_requests SET title = ?, body = ? WHERE number = ?",
+                    (title, body, existing.number),
+                )
+                return replace(existing, title=title, body=body)
+            cursor = db.execute(
+                "INSERT INTO pull_requests (title, body, head, base) VALUES (?, ?, ?, ?)",
+                (title, body, head, base),
+            )
+            return self._record((cursor.lastrowid or 0, title, body, head, base, "open"))
+
+    def list_pull_requests(self) -> list[PullRequest]:
+        with self._transaction() as db:
+            rows = db.execute(f"SELECT {_COLUMNS} FROM pull_requests ORDER BY number").fetchall()
+        return [self._record(row) for row in rows]
+
+    def _find(self, db: sqlite3.Connection, head: str) -> PullRequest | None:
+        row = db.execute(
+            f"SELECT {_COLUMNS} FROM pull_requests WHERE head = ? AND state = 'open'", (head,)
+        ).fetchone()
+        return self._record(row) if row else None
+
+    def _record(self, row: tuple[int, str, str, str, str, str]) -> PullRequest:
+        number, title, body, head, base, state = row
+        url = f"local://{self.repo_name}/pull/{number}"
+        return PullRequest(number, title, body, head, base, url, state)
+
+    @contextmanager
+    def _transaction(self) -> Iterator[sqlite3.Connection]:
+        """One write-locked transaction (BEGIN IMMEDIATE): a reader-then-writer never races."""
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        with closing(
+            sqlite3.connect(self.path, timeout=self.timeout_s, isolation_level=None)
+        ) as db:
+            db.execute("BEGIN IMMEDIATE")
+            try:
+                for statement in _SCHEMA:
+                    db.execute(statement)
+                yield db
+            except BaseException:
+                db.execute("ROLLBACK")
+                raise
+            db.execute("COMMIT")
+
+
+def _repo_name(path: Path) -> str:
+    """`<repo>` for `<repo>/.devbot/x.sqlite`, else the file's stem."""
+    parent = path.resolve().parent
+    return parent.parent.name if parent.name == ".devbot" else path.stem
