@@ -17,6 +17,6 @@ def _load(package: str, name: str) -> Template:
     return Template(text)
 
 
-def render(package: str, name: str, **values: object) -> str:
+def render(package: str, name: str, /, **values: object) -> str:
     """Render `templates/<name>` of `package` (e.g. "devbot.agent") with `values`."""
     return _load(package, name).substitute({k: str(v) for k, v in values.items()})

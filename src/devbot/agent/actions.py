@@ -59,7 +59,9 @@ class Finish:
     summary: str
 
 
-Action = ReadFile | WriteFile | EditFile | DeleteFile | ListFiles | SearchFiles | RunCommand | Finish
+Action = (
+    ReadFile | WriteFile | EditFile | DeleteFile | ListFiles | SearchFiles | RunCommand | Finish
+)
 
 
 @dataclass(frozen=True)

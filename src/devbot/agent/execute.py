@@ -1,0 +1,71 @@
+"""Run one Action against the workspace's file tools or the sandbox."""
+
+from __future__ import annotations
+
+from dataclasses import asdict
+from typing import Any
+
+from devbot.agent.actions import (
+    Action,
+    DeleteFile,
+    EditFile,
+    Finish,
+    ListFiles,
+    Observation,
+    ReadFile,
+    RunCommand,
+    SearchFiles,
+    WriteFile,
+)
+from devbot.sandbox.base import Sandbox
+from devbot.templating import render
+from devbot.tools.files import ToolResult, Workspace
+
+
+def execute(
+    action: Action, workspace: Workspace, sandbox: Sandbox, command_timeout_s: float
+) -> Observation:
+    """The observation of `action`; model mistakes come back as ok=False, never raised."""
+    match action:
+        case ReadFile():
+            return _seen(workspace.read_file(action.path, action.start_line, action.end_line))
+        case WriteFile():
+            return _seen(workspace.write_file(action.path, action.content))
+        case EditFile():
+            edits = [(edit.search, edit.replace) for edit in action.edits]
+            return _seen(workspace.edit_file(action.path, edits))
+        case DeleteFile():
+            return _seen(workspace.delete_file(action.path))
+        case ListFiles():
+            return _seen(workspace.list_files(action.path))
+        case SearchFiles():
+            return _seen(workspace.search_files(action.pattern, action.path, action.glob))
+        case RunCommand():
+            return run_command(action.command, workspace, sandbox, command_timeout_s)
+        case Finish():
+            raise ValueError("Finish ends the run; the loop handles it")
+
+
+def run_command(
+    command: str, workspace: Workspace, sandbox: Sandbox, timeout_s: float
+) -> Observation:
+    """Run `command` in the sandbox; the output says the exit code or the timeout."""
+    result = sandbox.run(command, workspace.root, timeout_s)
+    if result.timed_out:
+        text = render(
+            "devbot.agent", "command_timeout.txt", timeout_s=f"{timeout_s:g}", output=result.output
+        )
+    else:
+        text = render(
+            "devbot.agent", "command_done.txt", exit_code=result.exit_code, output=result.output
+        )
+    return Observation(ok=result.exit_code == 0 and not result.timed_out, output=text.rstrip("\n"))
+
+
+def action_record(action: Action) -> dict[str, Any]:
+    """`action` as plain data for the trajectory: its type name and fields."""
+    return {"type": type(action).__name__, **asdict(action)}
+
+
+def _seen(result: ToolResult) -> Observation:
+    return Observation(ok=result.ok, output=result.output)

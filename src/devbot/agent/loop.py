@@ -1,0 +1,228 @@
+"""The agent loop: ask the model, run its actions, repeat until it finishes or a limit ends it.
+
+Every model turn and every action goes through `record`, so a durable runner can checkpoint
+each one and, on resume, replay recorded results instead of paying or acting twice.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+from devbot.agent.actions import Finish, Observation
+from devbot.agent.execute import action_record, execute
+from devbot.agent.limits import ExitStatus, LimitHit, Limits, Progress, check_limits
+from devbot.agent.prompts import Entry, Task, system_prompt, task_message, visible_messages
+from devbot.agent.protocols.base import ActionProtocol, FormatError, ParsedAction
+from devbot.llm.base import Message, Model, ModelError, ModelReply
+from devbot.sandbox.base import Sandbox
+from devbot.templating import render
+from devbot.tools.files import Workspace
+
+StepRecorder = Callable[[str, Callable[[], Any]], Any]
+WRAP_UP_LIMITS = (ExitStatus.STEP_LIMIT, ExitStatus.TIME_LIMIT)
+
+
+def run_directly(name: str, thunk: Callable[[], Any]) -> Any:
+    """The recorder for runs that need no checkpoints: just call."""
+    return thunk()
+
+
+@dataclass(frozen=True)
+class AgentResult:
+    """How a run ended, what it cost, and every event on the way."""
+
+    exit_status: ExitStatus
+    summary: str
+    steps: int
+    model_calls: int
+    prompt_tokens: int
+    completion_tokens: int
+    cost_usd: float
+    message: str
+    trajectory: list[dict[str, Any]]
+
+
+@dataclass
+class _Run:
+    """The mutable state of one run."""
+
+    started_at: float
+    history: list[Entry]
+    steps: int = 0
+    model_calls: int = 0
+    prompt_tokens: int = 0
+    completion_tokens: int = 0
+    cost_usd: float = 0.0
+    format_errors: int = 0
+    summary: str = ""
+    trajectory: list[dict[str, Any]] = field(default_factory=list)
+
+    def add(self, messages: list[Message], observation_of: int | None = None) -> None:
+        self.history.extend(Entry(message, observation_of) for message in messages)
+
+
+class Agent:
+    """Drives one model through one protocol over one workspace, within `limits`."""
+
+    def __init__(
+        self,
+        model: Model,
+        protocol: ActionProtocol,
+        workspace: Workspace,
+        sandbox: Sandbox,
+        limits: Limits,
+        *,
+        command_timeout_s: float = 300.0,
+        record: StepRecorder = run_directly,
+        on_event: Callable[[dict[str, Any]], None] | None = None,
+        should_stop: Callable[[], bool] | None = None,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self.model, self.protocol, self.workspace, self.sandbox = (
+            model,
+            protocol,
+            workspace,
+            sandbox,
+        )
+        self.limits, self.command_timeout_s = limits, command_timeout_s
+        self.record, self.on_event, self.should_stop, self.clock = (
+            record,
+            on_event,
+            should_stop,
+            clock,
+        )
+
+    def run(self, task: Task, *, started_at: float | None = None) -> AgentResult:
+        """Work on `task` until done or stopped; `started_at` (clock time) lets a resumed
+        run keep its original start for the wall-time limit."""
+        system = Message(role="system", content=system_prompt(self.protocol))
+        first = Message(role="user", content=task_message(task))
+        run = _Run(
+            self.clock() if started_at is None else started_at, [Entry(system), Entry(first)]
+        )
+        try:
+            status, message = self._loop(run)
+        except ModelError as exc:
+            status, message = ExitStatus.MODEL_ERROR, f"model error ({exc.kind}): {exc}"
+        except BaseException as exc:
+            self._event(run, "exit", f"crashed: {exc!r}", status="crashed", summary=run.summary)
+            raise
+        self._event(run, "exit", message, status=status.value, summary=run.summary)
+        return AgentResult(
+            exit_status=status,
+            summary=run.summary,
+            steps=run.steps,
+            model_calls=run.model_calls,
+            prompt_tokens=run.prompt_tokens,
+            completion_tokens=run.completion_tokens,
+            cost_usd=run.cost_usd,
+            message=message,
+            trajectory=run.trajectory,
+        )
+
+    def _loop(self, run: _Run) -> tuple[ExitStatus, str]:
+        while True:
+            if self.should_stop is not None and self.should_stop():
+                return ExitStatus.CANCELLED, "cancelled on request"
+            progress = Progress(
+                run.steps, run.cost_usd, self.clock() - run.started_at, run.format_errors
+            )
+            hit = check_limits(self.limits, progress)
+            if hit is not None:
+                if hit.status in WRAP_UP_LIMITS and run.steps > 0:
+                    self._wrap_up(run, hit)
+                return hit.status, hit.message
+            reply = self._ask(run, "model", visible_messages(run.history))
+            try:
+                parsed = self.protocol.parse(reply)
+            except FormatError as error:
+                run.format_errors += 1
+                run.add([self.protocol.assistant_message(reply)])
+                run.add(self.protocol.format_error_messages(reply, error))
+                self._event(run, "format_error", error.message, truncated=error.truncated)
+                continue
+            run.format_errors = 0
+            run.add([self.protocol.assistant_message(reply)])
+            observations = [
+                self._act(run, item) for item in parsed if not isinstance(item.action, Finish)
+            ]
+            finish = parsed[-1].action
+            if isinstance(finish, Finish):
+                if all(observation.ok for observation in observations):
+                    run.summary = finish.summary
+                    return ExitStatus.SUBMITTED, "the agent finished the task"
+                refused = render("devbot.agent", "finish_refused.txt").strip()
+                observations.append(Observation(ok=False, output=refused))
+            run.add(self.protocol.observation_messages(parsed, observations), run.steps)
+
+    def _ask(self, run: _Run, name: str, messages: list[Message]) -> ModelReply:
+        """One recorded model turn, charged whether or not its reply turns out usable."""
+        tools = self.protocol.tool_specs()
+
+        def call() -> dict[str, Any]:
+            run.model_calls += 1
+            try:
+                return {"reply": self.model.complete(messages, tools).to_dict()}
+            except ModelError as exc:
+                error = {"message": str(exc), "kind": exc.kind, "retryable": exc.retryable}
+                return {"error": error}
+
+        outcome = self.record(name, call)
+        if "error" in outcome:
+            error = outcome["error"]
+            raise ModelError(error["message"], kind=error["kind"], retryable=error["retryable"])
+        reply = ModelReply.from_dict(outcome["reply"])
+        run.steps += 1
+        run.prompt_tokens += reply.usage.prompt_tokens
+        run.completion_tokens += reply.usage.completion_tokens
+        run.cost_usd += reply.cost_usd
+        self._event(
+            run,
+            "model",
+            reply.text,
+            usage=asdict(reply.usage),
+            cost=reply.cost_usd,
+            tool_calls=[asdict(call) for call in reply.tool_calls],
+            finish_reason=reply.finish_reason,
+        )
+        return reply
+
+    def _act(self, run: _Run, item: ParsedAction) -> Observation:
+        """One recorded action execution."""
+        action = item.action
+        outcome = self.record(
+            "action",
+            lambda: asdict(execute(action, self.workspace, self.sandbox, self.command_timeout_s)),
+        )
+        observation = Observation(ok=outcome["ok"], output=outcome["output"])
+        self._event(
+            run, "action", observation.output, action=action_record(action), ok=observation.ok
+        )
+        return observation
+
+    def _wrap_up(self, run: _Run, hit: LimitHit) -> None:
+        """Ask once more, for a summary only, after a step or time limit; run no actions."""
+        limit = hit.status.value.removesuffix("_limit")
+        notice = Message(
+            role="user", content=render("devbot.agent", "wrap_up.txt", limit=limit).strip()
+        )
+        try:
+            reply = self._ask(run, "wrap_up", [*visible_messages(run.history), notice])
+        except ModelError:
+            return
+        try:
+            actions = [item.action for item in self.protocol.parse(reply)]
+        except FormatError:
+            actions = []
+        finishes = [action for action in actions if isinstance(action, Finish)]
+        run.summary = finishes[-1].summary if finishes else reply.text.strip()
+
+    def _event(self, run: _Run, kind: str, content: str, **extra: Any) -> None:
+        event: dict[str, Any] = {"step": run.steps, "kind": kind, "content": content}
+        event |= {"usage": None, "cost": 0.0} | extra
+        run.trajectory.append(event)
+        if self.on_event is not None:
+            self.on_event(event)
