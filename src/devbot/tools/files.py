@@ -1,0 +1,373 @@
+"""The file tools the agent works with, jailed to one workspace directory.
+
+Every method returns a ToolResult; a model's mistake (bad path, missing file, failed edit)
+becomes `ok=False` with a message saying what to do instead, never an exception.
+Writes are atomic and keep what the file already was: permissions, encoding, line endings.
+"""
+
+from __future__ import annotations
+
+import codecs
+import functools
+import os
+import posixpath
+import re
+import stat
+import subprocess
+import uuid
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from fnmatch import fnmatch
+from pathlib import Path
+from typing import Concatenate, ParamSpec
+
+from devbot.clipping import clip
+from devbot.templating import render
+from devbot.tools.edit import EMPTY_SEARCH, NOT_FOUND, EditFailure, apply_edits
+from devbot.tools.jail import PathOutsideWorkspace, resolve_in_workspace
+
+SNIFF_BYTES = 8192
+MAX_MATCHES = 200
+MAX_MATCH_LINE_CHARS = 300
+GIT_TIMEOUT_S = 60.0
+
+P = ParamSpec("P")
+
+
+@dataclass(frozen=True)
+class ToolResult:
+    ok: bool
+    output: str
+
+
+@dataclass(frozen=True)
+class _TextFile:
+    text: str
+    encoding: str
+    mode: int
+
+
+class _Refused(Exception):
+    """Ends a tool call with ok=False and this message."""
+
+
+def _say(name: str, **values: object) -> str:
+    return render("devbot.tools", name, **values).rstrip("\n")
+
+
+def _tool(
+    method: Callable[Concatenate[Workspace, P], ToolResult],
+) -> Callable[Concatenate[Workspace, P], ToolResult]:
+    """Turn refusals and OS errors into ok=False results."""
+
+    @functools.wraps(method)
+    def wrapper(self: Workspace, /, *args: P.args, **kwargs: P.kwargs) -> ToolResult:
+        try:
+            return method(self, *args, **kwargs)
+        except (_Refused, PathOutsideWorkspace) as exc:
+            return ToolResult(False, str(exc))
+        except OSError as exc:
+            error = exc.strerror or exc
+            if not exc.filename:
+                return ToolResult(False, _say("os_error.txt", error=error))
+            where = self.shown(Path(os.fsdecode(exc.filename)))
+            return ToolResult(False, _say("os_error_path.txt", error=error, path=where))
+
+    return wrapper
+
+
+class Workspace:
+    """File tools over the directory `root` (resolved once, so /tmp links are fine)."""
+
+    def __init__(self, root: Path, max_output_chars: int = 20_000) -> None:
+        self.root = Path(os.path.realpath(root))
+        self.max_output_chars = max_output_chars
+
+    def shown(self, path: Path) -> str:
+        """`path` as the model names it: relative to the root, `.` for the root itself."""
+        try:
+            return path.relative_to(self.root).as_posix() or "."
+        except ValueError:
+            return path.name
+
+    @_tool
+    def read_file(
+        self, path: str, start_line: int | None = None, end_line: int | None = None
+    ) -> ToolResult:
+        """The raw text (LF line endings), whole or lines start_line..end_line (1-based)."""
+        target = resolve_in_workspace(self.root, path)
+        shown = self.shown(target)
+        text = self._load(target, "file_missing.txt").text.replace("\r\n", "\n")
+        if text == "":
+            return ToolResult(True, _say("file_empty.txt", path=shown))
+        lines = text.split("\n")
+        if text.endswith("\n"):
+            lines.pop()
+        total = len(lines)
+        if start_line is None and end_line is None:
+            return ToolResult(True, self._clip_read(text, shown, total))
+        start, end = start_line or 1, end_line or total
+        if start < 1 or end < start or start > total:
+            raise _Refused(
+                _say("read_bad_range.txt", path=shown, start=start, end=end, total=total)
+            )
+        end = min(end, total)
+        body = "\n".join(lines[start - 1 : end])
+        if end < total or text.endswith("\n"):
+            body += "\n"
+        header = _say("read_range.txt", path=shown, start=start, end=end, total=total)
+        return ToolResult(True, header + "\n" + self._clip_read(body, shown, total))
+
+    @_tool
+    def write_file(self, path: str, content: str) -> ToolResult:
+        """Create or replace a file; an existing file keeps its mode, encoding and line endings."""
+        target = resolve_in_workspace(self.root, path)
+        shown = self.shown(target)
+        if target.is_dir():
+            raise _Refused(_say("is_directory.txt", path=shown))
+        real = Path(os.path.realpath(target))
+        existed = real.exists()
+        encoding, mode = "utf-8", None
+        if existed:
+            data = real.read_bytes()
+            mode = stat.S_IMODE(real.stat().st_mode)
+            if not _is_binary(data):
+                old, encoding = _decode(data)
+                if _uses_crlf(old):
+                    content = content.replace("\r\n", "\n").replace("\n", "\r\n")
+        self._write(real, shown, content, encoding, mode)
+        lines = content.count("\n") + (1 if content and not content.endswith("\n") else 0)
+        template = "write_overwritten.txt" if existed else "write_created.txt"
+        return ToolResult(True, _say(template, path=shown, lines=lines))
+
+    @_tool
+    def edit_file(self, path: str, edits: Sequence[tuple[str, str]]) -> ToolResult:
+        """Apply search/replace blocks; blocks that apply are saved even when others fail."""
+        target = resolve_in_workspace(self.root, path)
+        shown = self.shown(target)
+        if not edits:
+            raise _Refused(_say("edit_no_blocks.txt", path=shown))
+        real = Path(os.path.realpath(target))
+        original = self._load(real, "edit_missing.txt", shown)
+        outcome = apply_edits(original.text, edits)
+        if outcome.applied and outcome.new_text != original.text:
+            self._write(real, shown, outcome.new_text, original.encoding, original.mode)
+        if not outcome.failures:
+            return ToolResult(True, _say("edit_all_applied.txt", path=shown, count=len(edits)))
+        details = "\n\n".join(_describe_failure(failure, shown) for failure in outcome.failures)
+        if not outcome.applied:
+            return ToolResult(False, _say("edit_none_applied.txt", path=shown, details=details))
+        return ToolResult(
+            False,
+            _say(
+                "edit_partial.txt",
+                path=shown,
+                applied=_numbers(outcome.applied),
+                failed=_numbers([failure.index for failure in outcome.failures]),
+                details=details,
+            ),
+        )
+
+    @_tool
+    def delete_file(self, path: str) -> ToolResult:
+        """Delete a file or a symbolic link (the link, not its target); never a directory."""
+        target = resolve_in_workspace(self.root, path)
+        shown = self.shown(target)
+        if not os.path.lexists(target):
+            raise _Refused(_say("file_missing.txt", path=shown))
+        if target.is_dir() and not target.is_symlink():
+            raise _Refused(_say("delete_directory.txt", path=shown))
+        target.unlink()
+        return ToolResult(True, _say("delete_done.txt", path=shown))
+
+    @_tool
+    def list_files(self, path: str = ".") -> ToolResult:
+        """Files under `path`, relative to the root, sorted; git-ignored files left out."""
+        target = resolve_in_workspace(self.root, path)
+        shown = self.shown(target)
+        files = self._files(target, shown)
+        if not files:
+            return ToolResult(True, _say("list_empty.txt", path=shown))
+        listing = "\n".join(files)
+        if len(listing) <= self.max_output_chars:
+            return ToolResult(True, listing)
+        hint = _say("list_clipped.txt", path=shown, count=len(files))
+        return ToolResult(True, clip(listing, self.max_output_chars) + "\n" + hint)
+
+    @_tool
+    def search_files(self, pattern: str, path: str = ".", glob: str | None = None) -> ToolResult:
+        """Lines matching a Python regex in the text files list_files would show."""
+        try:
+            regex = re.compile(pattern)
+        except re.error as exc:
+            raise _Refused(
+                _say("search_invalid_regex.txt", pattern=repr(pattern), error=exc)
+            ) from None
+        target = resolve_in_workspace(self.root, path)
+        shown = self.shown(target)
+        files = self._files(target, shown)
+        if glob:
+            files = [f for f in files if fnmatch(f, glob) or fnmatch(posixpath.basename(f), glob)]
+        hits: list[str] = []
+        searched = 0
+        for name in files:
+            text = self._searchable_text(name)
+            if text is None:
+                continue
+            searched += 1
+            for number, line in enumerate(text.split("\n"), 1):
+                if regex.search(line):
+                    hits.append(f"{name}:{number}: {line.rstrip(chr(13))[:MAX_MATCH_LINE_CHARS]}")
+                    if len(hits) >= MAX_MATCHES:
+                        break
+            if len(hits) >= MAX_MATCHES:
+                break
+        if not hits:
+            return ToolResult(
+                True,
+                _say("search_no_matches.txt", pattern=repr(pattern), path=shown, count=searched),
+            )
+        output = clip("\n".join(hits), self.max_output_chars)
+        if len(hits) >= MAX_MATCHES:
+            output += "\n" + _say("search_capped.txt", count=MAX_MATCHES)
+        return ToolResult(True, output)
+
+    def _clip_read(self, text: str, shown: str, total: int) -> str:
+        if len(text) <= self.max_output_chars:
+            return text
+        hint = _say("read_clipped.txt", path=shown, total=total)
+        return clip(text, self.max_output_chars) + "\n" + hint
+
+    def _load(self, target: Path, missing: str, shown: str | None = None) -> _TextFile:
+        """Read a text file; refuse missing files (with template `missing`) and binary ones."""
+        shown = shown or self.shown(target)
+        if not target.exists():
+            raise _Refused(_say(missing, path=shown))
+        if target.is_dir():
+            raise _Refused(_say("is_directory.txt", path=shown))
+        data = target.read_bytes()
+        if _is_binary(data):
+            raise _Refused(_say("binary_file.txt", path=shown, size=len(data)))
+        text, encoding = _decode(data)
+        return _TextFile(text, encoding, stat.S_IMODE(target.stat().st_mode))
+
+    def _write(self, target: Path, shown: str, text: str, encoding: str, mode: int | None) -> None:
+        """Write atomically: a temporary file in the same directory, then os.replace."""
+        try:
+            data = text.encode(encoding)
+        except UnicodeEncodeError as exc:
+            chars = "".join(sorted(set(exc.object[exc.start : exc.end])))
+            raise _Refused(
+                _say("write_unencodable.txt", path=shown, encoding=encoding, chars=repr(chars))
+            ) from None
+        target.parent.mkdir(parents=True, exist_ok=True)
+        temporary = target.parent / f".devbot-{uuid.uuid4().hex}.tmp"
+        descriptor = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666)
+        try:
+            with os.fdopen(descriptor, "wb") as handle:
+                handle.write(data)
+                handle.flush()
+                os.fsync(handle.fileno())
+            if mode is not None:
+                os.chmod(temporary, mode)
+            os.replace(temporary, target)
+        except BaseException:
+            temporary.unlink(missing_ok=True)
+            raise
+
+    def _files(self, target: Path, shown: str) -> list[str]:
+        """Files under `target` as sorted root-relative paths (git's view when in a repo)."""
+        if not os.path.lexists(target):
+            raise _Refused(_say("path_missing.txt", path=shown))
+        if not target.is_dir():
+            return [self.shown(target)]
+        found = self._git_files(target)
+        if found is None:
+            found = self._walked_files(target)
+        return sorted(set(found))
+
+    def _git_files(self, target: Path) -> list[str] | None:
+        """Tracked and untracked-but-not-ignored files, or None outside a git work tree."""
+        environment = {k: v for k, v in os.environ.items() if not k.startswith("GIT_")}
+        command = ["git", "ls-files", "--cached", "--others", "--exclude-standard", "-z"]
+        try:
+            done = subprocess.run(
+                command,
+                cwd=target,
+                env=environment,
+                capture_output=True,
+                timeout=GIT_TIMEOUT_S,
+                check=False,
+            )
+        except (OSError, subprocess.TimeoutExpired):
+            return None
+        if done.returncode != 0:
+            return None
+        names = done.stdout.decode("utf-8", "replace").split("\0")
+        paths = (target / name for name in names if name)
+        return [self.shown(p) for p in paths if _is_file_entry(p)]
+
+    def _walked_files(self, target: Path) -> list[str]:
+        found: list[str] = []
+        for directory, subdirectories, names in os.walk(target):
+            subdirectories[:] = [d for d in subdirectories if d != ".git"]
+            here = Path(directory)
+            found.extend(
+                self.shown(here / name)
+                for name in names
+                if name != ".git" and _is_file_entry(here / name)
+            )
+        return found
+
+    def _searchable_text(self, name: str) -> str | None:
+        """The text of file `name`, or None for binary, unreadable or out-of-jail files."""
+        try:
+            data = resolve_in_workspace(self.root, name).read_bytes()
+        except (OSError, PathOutsideWorkspace):
+            return None
+        return None if _is_binary(data) else _decode(data)[0]
+
+
+def _is_file_entry(path: Path) -> bool:
+    return path.is_symlink() or path.is_file()
+
+
+def _is_binary(data: bytes) -> bool:
+    return b"\0" in data[:SNIFF_BYTES]
+
+
+def _decode(data: bytes) -> tuple[str, str]:
+    """Text and the encoding that writes it back byte for byte."""
+    if data.startswith(codecs.BOM_UTF8):
+        try:
+            return data.decode("utf-8-sig"), "utf-8-sig"
+        except UnicodeDecodeError:
+            return data.decode("latin-1"), "latin-1"
+    try:
+        return data.decode("utf-8"), "utf-8"
+    except UnicodeDecodeError:
+        return data.decode("latin-1"), "latin-1"
+
+
+def _uses_crlf(text: str) -> bool:
+    return "\r\n" in text and text.count("\r\n") == text.count("\n")
+
+
+def _numbers(indexes: Sequence[int]) -> str:
+    return ", ".join(str(i + 1) for i in indexes)
+
+
+def _describe_failure(failure: EditFailure, shown: str) -> str:
+    number = failure.index + 1
+    if failure.reason == EMPTY_SEARCH:
+        return _say("edit_failed_empty.txt", number=number, path=shown)
+    if failure.reason == NOT_FOUND:
+        nearest = failure.nearest or _say("edit_file_is_empty.txt", path=shown)
+        return _say("edit_failed_not_found.txt", number=number, path=shown, nearest=nearest)
+    return _say(
+        "edit_failed_ambiguous.txt",
+        number=number,
+        path=shown,
+        reason=failure.reason,
+        nearest=failure.nearest,
+    )
