@@ -5,4 +5,5 @@ pytest_plugins = [
     "tests.fixtures.scripted",
     "tests.fixtures.model_servers",
     "tests.fixtures.workspace",
+    "tests.fixtures.engine",
 ]

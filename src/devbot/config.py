@@ -65,29 +65,24 @@ def env_name(key: str) -> str:
 def _coerce(key: str, value: Any, origin: str) -> Any:
     """Convert a raw value (toml value or env string) to the type of field `key`."""
     default = _FIELDS[key].default
-    kind = _FIELDS[key].type
     try:
-        if "tuple" in str(kind):
+        if isinstance(default, tuple):
             if isinstance(value, str):
                 return tuple(part.strip() for part in value.split(",") if part.strip())
             if isinstance(value, list) and all(isinstance(v, str) for v in value):
                 return tuple(value)
             raise TypeError("expected a list of strings")
-        if value is None or (isinstance(value, str) and value == "" and "None" in str(kind)):
-            return None
-        if isinstance(default, bool):
-            raise TypeError("unsupported")
-        if isinstance(default, int) and "float" not in str(kind):
-            if isinstance(value, bool) or isinstance(value, float):
+        if isinstance(value, bool):
+            raise TypeError("expected a number or a string, not true/false")
+        if isinstance(default, int):
+            if isinstance(value, float):
                 raise TypeError("expected an integer")
             return int(value)
         if isinstance(default, float):
-            if isinstance(value, bool):
-                raise TypeError("expected a number")
             return float(value)
         if not isinstance(value, str):
             raise TypeError("expected a string")
-        return value
+        return None if value == "" and default is None else value
     except (TypeError, ValueError) as exc:
         raise ConfigError(f"{origin}: {key} = {value!r}: {exc}") from None
 

@@ -171,6 +171,12 @@ class PlanWatcher:
         if worker is not None and worker is not threading.current_thread():
             worker.join()
 
+    def submit(self, path: Path) -> None:
+        """Queue ``path`` for ``on_plan`` behind the plans already waiting (e.g. scan results)."""
+        with self._cond:
+            self._ready.append(path.resolve())
+            self._cond.notify_all()
+
     def run_forever(self, stop_event: threading.Event | None = None) -> None:
         """Watch until Ctrl-C or ``stop_event`` is set, then stop cleanly."""
         event = stop_event or threading.Event()

@@ -1,0 +1,340 @@
+"""The plan run: a durable workflow from a plan to a pushed branch, a report and a PR.
+
+Each model turn and each side effect is a recorded DBOS step, so a run resumed after a crash
+replays what is recorded and continues from the first step that is not. Every step that
+touches the outside world checks it first (commit only when the tree changed, push a known
+sha, look the PR up before opening one), because a step may run again if the process dies
+after doing it but before recording it.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import shutil
+import time
+from dataclasses import asdict
+from pathlib import Path, PurePosixPath
+from typing import Any, TypeVar
+
+from dbos import DBOS
+
+from devbot.agent import Agent, AgentResult, Task
+from devbot.agent.limits import Limits
+from devbot.agent.protocols import get_protocol
+from devbot.config import Settings
+from devbot.llm import make_model
+from devbot.plans.plan import Plan, parse_plan_text, report_filename_for
+from devbot.plans.report import Status, render_report
+from devbot.runs import progress
+from devbot.runs.report_builder import RunFacts, build_report
+from devbot.runs.state import forge_for, store_for
+from devbot.sandbox import make_sandbox
+from devbot.tools.files import Workspace
+from devbot.vcs.git import Change, Git, GitError
+
+T = TypeVar("T")
+
+WORKTREES_DIR = "worktrees"
+
+
+def _step(name: str, fn: Any) -> Any:
+    return DBOS.run_step({"name": name}, fn)
+
+
+def plan_sha(text: str) -> str:
+    return hashlib.sha256(text.encode("utf-8")).hexdigest()
+
+
+def make_request(
+    run_id: str, repo: Path, plan_rel: str, plan_text: str, settings: Settings
+) -> dict[str, Any]:
+    """The workflow's only input: plain data, recorded by DBOS, replayed on recovery."""
+    return {
+        "run_id": run_id,
+        "repo": str(repo),
+        "plan_rel": plan_rel,
+        "plan_text": plan_text,
+        "settings": asdict(settings),
+        "started_at": time.time(),
+    }
+
+
+@DBOS.workflow(name="devbot.plan_run")
+def plan_run_workflow(request: dict[str, Any]) -> dict[str, Any]:
+    try:
+        return PlanRun(request).execute()
+    except Exception as exc:  # the run record must never stay "running" after a crash of ours
+        settings = Settings(**request["settings"])
+        message = f"internal error: {type(exc).__name__}: {exc}"
+        store_for(settings, Path(request["repo"])).update(
+            request["run_id"], status="failed", message=message, finished_at=time.time()
+        )
+        progress.emit(request["run_id"], f"run failed: {message}")
+        return {"status": "failed", "message": message, "head_sha": "", "pushed": False}
+
+
+class PlanRun:
+    """One plan run; methods named `_do_*` are the bodies of recorded steps."""
+
+    def __init__(self, request: dict[str, Any]) -> None:
+        self.run_id: str = request["run_id"]
+        self.repo = Path(request["repo"])
+        self.plan_rel: str = request["plan_rel"]
+        self.started_at: float = request["started_at"]
+        self.settings = Settings(**request["settings"])
+        self.plan: Plan = parse_plan_text(
+            request["plan_text"], self.repo / self.plan_rel, self.settings.max_plan_bytes
+        )
+        self.store = store_for(self.settings, self.repo)
+        self.worktree = self.settings.state_dir(self.repo) / WORKTREES_DIR / self.run_id
+
+    def say(self, line: str) -> None:
+        progress.emit(self.run_id, line)
+
+    def execute(self) -> dict[str, Any]:
+        self.store.update(self.run_id, status="running")
+        prepared: dict[str, Any] = _step("prepare_workspace", self._do_prepare)
+        self.say(f"branch {prepared['branch']} from {prepared['base_branch']} in {self.worktree}")
+
+        result = self._run_agent()
+        tests: dict[str, Any] = _step("verify", self._do_verify)
+        status, reason = self._judge(result, tests)
+
+        _step("commit_work", lambda: self._do_commit_work(result))
+        head_sha: str = _step(
+            "commit_report", lambda: self._do_commit_report(prepared, result, tests, status, reason)
+        )
+        self.say(f"committed {head_sha[:10]} on {prepared['branch']}")
+
+        outcome: dict[str, Any] = _step(
+            "push_and_open_pr", lambda: self._do_publish(prepared, head_sha, status, reason)
+        )
+        if outcome["pushed"]:
+            _step("remove_worktree", self._do_remove_worktree)
+        final_status = status if outcome["pushed"] else "failed"
+        message = reason if outcome["pushed"] else outcome["error"]
+        self.store.update(
+            self.run_id,
+            status=final_status,
+            message=message,
+            head_sha=head_sha,
+            pr_url=outcome.get("pr_url", ""),
+            finished_at=_step("finished_at", time.time),
+        )
+        self.say(f"run {final_status}: {message}")
+        return {"status": final_status, "message": message, "head_sha": head_sha, **outcome}
+
+    def _run_agent(self) -> AgentResult:
+        settings = self.settings
+        seq = iter(range(1_000_000))
+
+        def on_event(event: dict[str, Any]) -> None:
+            self.store.add_event(self.run_id, next(seq), event)
+            self.say(_describe_event(event))
+
+        agent = Agent(
+            make_model(settings),
+            get_protocol(settings.protocol),
+            Workspace(self.worktree),
+            make_sandbox(settings),
+            Limits(
+                max_steps=settings.max_steps,
+                max_usd=settings.max_usd,
+                max_wall_s=settings.max_wall_s,
+                max_format_errors=settings.max_format_errors,
+            ),
+            command_timeout_s=settings.command_timeout_s,
+            record=_step,
+            on_event=on_event,
+            clock=time.time,
+        )
+        task = Task(title=self.plan.title, body=self.plan.body, context=self._context())
+        result = agent.run(task, started_at=self.started_at)
+        self.store.update(
+            self.run_id,
+            exit_status=str(result.exit_status),
+            steps=result.steps,
+            model_calls=result.model_calls,
+            prompt_tokens=result.prompt_tokens,
+            completion_tokens=result.completion_tokens,
+            cost_usd=result.cost_usd,
+        )
+        return result
+
+    def _context(self) -> str:
+        listing = Workspace(self.worktree).list_files(".").output.splitlines()
+        shown = [line for line in listing if line.strip()][:40]
+        more = len(listing) - len(shown)
+        suffix = f"\n(+{more} more)" if more > 0 else ""
+        return "Files in the repository:\n" + "\n".join(shown) + suffix
+
+    def _test_command(self) -> str | None:
+        return self.plan.test_command or self.settings.test_command
+
+    def _judge(self, result: AgentResult, tests: dict[str, Any]) -> tuple[Status, str]:
+        if str(result.exit_status) != "submitted":
+            return "failed", f"{result.exit_status}: {result.message}"
+        if tests.get("exit_code", 0) != 0:
+            return "failed", f"tests failed: `{tests['command']}` exited {tests['exit_code']}"
+        return "completed", result.message or "the agent finished the plan"
+
+    def _do_prepare(self) -> dict[str, Any]:
+        git = Git(self.repo)
+        settings = self.settings
+        remote = settings.remote
+        has_remote = remote in git.run("remote").split()
+        base = self.plan.base_branch or settings.base_branch or git.default_branch(remote)
+        if has_remote:
+            git.fetch(remote, base)
+        base_ref = f"{remote}/{base}" if has_remote else base
+        if self.worktree.exists():
+            branch = Git(self.worktree).run("rev-parse", "--abbrev-ref", "HEAD").strip()
+        else:
+            branch = git.unique_branch(f"{settings.branch_prefix}{self.plan.slug}", remote)
+            self.worktree.parent.mkdir(parents=True, exist_ok=True)
+            git.add_worktree(self.worktree, branch, base_ref)
+        base_sha = git.run("rev-parse", base_ref).strip()
+        plan_in_tree = self.worktree / self.plan_rel
+        if not plan_in_tree.exists():
+            plan_in_tree.parent.mkdir(parents=True, exist_ok=True)
+            plan_in_tree.write_text(self.plan.text, encoding="utf-8")
+        today = dt.date.today()
+        report_rel = str(
+            PurePosixPath(self.plan_rel).parent / report_filename_for(self.plan, today)
+        )
+        self.store.update(self.run_id, branch=branch, base_branch=base, report_path=report_rel)
+        return {
+            "branch": branch,
+            "base_branch": base,
+            "base_sha": base_sha,
+            "report_path": report_rel,
+            "date": today.isoformat(),
+        }
+
+    def _do_verify(self) -> dict[str, Any]:
+        command = self._test_command()
+        if not command:
+            return {"command": None}
+        self.say(f"running tests: {command}")
+        outcome = make_sandbox(self.settings).run(
+            command, self.worktree, self.settings.command_timeout_s
+        )
+        return {
+            "command": command,
+            "exit_code": outcome.exit_code,
+            "timed_out": outcome.timed_out,
+            "output": outcome.output[-4000:],
+        }
+
+    def _commit_message(self, result: AgentResult) -> str:
+        summary = result.summary.strip() or result.message
+        return (
+            f"devbot: {self.plan.title}\n\n{summary}\n\n"
+            f"Plan: {self.plan_rel}\nRun: {self.run_id} ({result.exit_status})\n"
+        )
+
+    def _do_commit_work(self, result: AgentResult) -> str:
+        git = Git(self.worktree)
+        git.commit_all(self._commit_message(result))
+        return git.head_sha()
+
+    def _do_commit_report(
+        self,
+        prepared: dict[str, Any],
+        result: AgentResult,
+        tests: dict[str, Any],
+        status: Status,
+        reason: str,
+    ) -> str:
+        git = Git(self.worktree)
+        report_rel = prepared["report_path"]
+        own_files = {self.plan_rel, report_rel}
+        changes: list[Change] = [
+            change
+            for change in git.changes_between(prepared["base_sha"], "HEAD")
+            if change.path not in own_files
+        ]
+        facts = RunFacts(
+            title=self.plan.title,
+            report_path=report_rel,
+            plan_path=self.plan_rel,
+            date=dt.date.fromisoformat(prepared["date"]),
+            tags=self.plan.tags,
+            status=status,
+            summary=result.summary,
+            exit_status=str(result.exit_status),
+            exit_message=reason,
+            model=self.settings.model,
+            protocol=self.settings.protocol,
+            sandbox=self.settings.sandbox,
+            steps=result.steps,
+            model_calls=result.model_calls,
+            prompt_tokens=result.prompt_tokens,
+            completion_tokens=result.completion_tokens,
+            cost_usd=result.cost_usd,
+            branch=prepared["branch"],
+            base_branch=prepared["base_branch"],
+            testing_notes=_testing_notes(tests, self.settings.sandbox),
+        )
+        report_file = self.worktree / report_rel
+        report_file.parent.mkdir(parents=True, exist_ok=True)
+        report_file.write_text(render_report(build_report(facts, changes)), encoding="utf-8")
+        git.commit_all(f"devbot: report for {self.plan.slug} ({status})\n\nRun: {self.run_id}\n")
+        return git.head_sha()
+
+    def _do_publish(
+        self, prepared: dict[str, Any], head_sha: str, status: str, reason: str
+    ) -> dict[str, Any]:
+        git = Git(self.repo)
+        branch = prepared["branch"]
+        try:
+            git.push(self.settings.remote, head_sha, branch)
+        except GitError as exc:
+            return {
+                "pushed": False,
+                "error": f"push of {branch} failed; the work is kept in {self.worktree}: {exc}",
+            }
+        self.say(f"pushed {branch} to {self.settings.remote}")
+        title = self.plan.title if status == "completed" else f"[{status}] {self.plan.title}"
+        report_text = (self.worktree / prepared["report_path"]).read_text(encoding="utf-8")
+        pr = forge_for(self.settings, self.repo).open_or_update_pull_request(
+            title=title,
+            body=_pr_body(report_text, reason),
+            head=branch,
+            base=prepared["base_branch"],
+        )
+        self.say(f"pull request #{pr.number}: {pr.url}")
+        return {"pushed": True, "pr_url": pr.url, "pr_number": pr.number, "error": ""}
+
+    def _do_remove_worktree(self) -> None:
+        if self.worktree.exists():
+            try:
+                Git(self.repo).remove_worktree(self.worktree)
+            except GitError:
+                shutil.rmtree(self.worktree, ignore_errors=True)
+
+
+def _testing_notes(tests: dict[str, Any], sandbox: str) -> tuple[str, ...]:
+    if not tests.get("command"):
+        return ("No test command was configured or detected: no test ran.",)
+    verdict = "passed" if tests["exit_code"] == 0 else f"failed (exit {tests['exit_code']})"
+    notes = [f"`{tests['command']}` {verdict} in the `{sandbox}` sandbox."]
+    if tests.get("timed_out"):
+        notes.append("The test command timed out.")
+    if tests["exit_code"] != 0:
+        notes.append("Output (tail):\n\n```\n" + tests["output"].strip() + "\n```")
+    return tuple(notes)
+
+
+def _pr_body(report_text: str, reason: str) -> str:
+    summary = report_text.split("# Summary", 1)[-1].split("\n# ", 1)[0].strip()
+    return f"{summary}\n\n---\nOpened by devbot. {reason}\n"
+
+
+def _describe_event(event: dict[str, Any]) -> str:
+    kind = event.get("kind", "?")
+    step = event.get("step", "")
+    content = str(event.get("content", "")).strip().splitlines()
+    first = content[0][:100] if content else ""
+    return f"step {step} {kind}: {first}".rstrip(": ")

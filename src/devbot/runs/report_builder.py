@@ -1,0 +1,112 @@
+"""Build a run's REPORT from facts: git's diff for the files, the agent's result for the rest.
+
+File lists and counts never come from the model's claims; the model only contributes its
+summary text (and the bullets in it) as prose.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from devbot.plans.report import FileChange, Report, Status
+from devbot.vcs.git import Change
+
+
+@dataclass(frozen=True)
+class RunFacts:
+    """Everything the report states, gathered by the run."""
+
+    title: str
+    report_path: str
+    plan_path: str
+    date: dt.date
+    tags: tuple[str, ...]
+    status: Status
+    summary: str
+    exit_status: str
+    exit_message: str
+    model: str
+    protocol: str
+    sandbox: str
+    steps: int
+    model_calls: int
+    prompt_tokens: int
+    completion_tokens: int
+    cost_usd: float
+    branch: str
+    base_branch: str
+    testing_notes: tuple[str, ...]
+
+
+def describe_change(change: Change) -> str:
+    if change.status == "A":
+        origin = f", moved from `{change.old_path}`" if change.old_path else ""
+        return f"new file, {change.added_lines} lines{origin}"
+    if change.status == "D":
+        return f"deleted ({change.deleted_lines} lines)"
+    return f"+{change.added_lines} / -{change.deleted_lines} lines"
+
+
+def _bullets(text: str) -> list[str]:
+    return [
+        line.strip()[2:].strip()
+        for line in text.splitlines()
+        if line.strip().startswith(("- ", "* "))
+    ]
+
+
+def _prose(text: str) -> str:
+    lines = [line for line in text.splitlines() if not line.strip().startswith(("- ", "* "))]
+    return "\n".join(lines).strip()
+
+
+def build_report(facts: RunFacts, changes: Sequence[Change]) -> Report:
+    by_status: dict[str, list[FileChange]] = {"A": [], "M": [], "D": []}
+    for change in changes:
+        by_status[change.status].append(FileChange(change.path, describe_change(change)))
+
+    summary = _prose(facts.summary) or facts.summary.strip()
+    if facts.status != "completed":
+        summary = f"Run {facts.status}: {facts.exit_message}\n\n{summary}".strip()
+    key_changes = _bullets(facts.summary) or (
+        [f"{len(changes)} file(s) changed, see Files Changed."] if changes else []
+    )
+    usage = (
+        f"{facts.steps} agent steps, {facts.model_calls} model calls, "
+        f"{facts.prompt_tokens:,} prompt + {facts.completion_tokens:,} completion tokens, "
+        f"${facts.cost_usd:.4f}"
+    )
+    decisions = [
+        f"Implemented by devbot with model `{facts.model}` over the `{facts.protocol}` action "
+        f"protocol; commands ran in the `{facts.sandbox}` sandbox.",
+        f"Run ended with exit status `{facts.exit_status}`: {facts.exit_message}",
+        f"Cost: {usage}.",
+    ]
+    if facts.status == "completed":
+        next_steps = [
+            f"Review the changes: `git diff {facts.base_branch}...{facts.branch}`.",
+            "Comment on the pull request for changes; merge when satisfied.",
+        ]
+    else:
+        next_steps = [
+            f"The branch `{facts.branch}` holds the partial work; review it before retrying.",
+            f"Address the reason the run ended ({facts.exit_status}) and run the plan again.",
+        ]
+    return Report(
+        filename=facts.report_path,
+        title=f"Report: {facts.title}",
+        date=facts.date,
+        plan_file=facts.plan_path,
+        status=facts.status,
+        created=by_status["A"],
+        modified=by_status["M"],
+        deleted=by_status["D"],
+        tags=facts.tags,
+        summary=summary,
+        key_changes=key_changes,
+        technical_decisions=decisions,
+        testing_notes=list(facts.testing_notes),
+        next_steps=next_steps,
+    )

@@ -1,0 +1,53 @@
+"""Where a repository's devbot state lives, opened once per process.
+
+Run records go to `DEVBOT_DATABASE_URL` when set, else to `.devbot/runs.sqlite`; the local
+forge's PR records to `.devbot/local_forge.sqlite`. `.devbot/` is excluded from git through
+`.git/info/exclude`, so the user's own `.gitignore` is never edited.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from devbot.config import STATE_DIR, Settings
+from devbot.runs.store import RunStore
+from devbot.vcs.forge import Forge, LocalForge
+
+
+def runs_database_url(settings: Settings, repo: Path) -> str:
+    if settings.database_url:
+        return settings.database_url
+    return f"sqlite:///{(settings.state_dir(repo) / 'runs.sqlite').resolve()}"
+
+
+def ensure_state_dir(settings: Settings, repo: Path) -> Path:
+    """Create `.devbot/` and keep it out of git without touching tracked files."""
+    state = settings.state_dir(repo)
+    state.mkdir(parents=True, exist_ok=True)
+    exclude = repo / ".git" / "info" / "exclude"
+    if exclude.parent.is_dir():
+        lines = exclude.read_text(encoding="utf-8").splitlines() if exclude.exists() else []
+        if f"/{STATE_DIR}/" not in lines:
+            exclude.write_text("\n".join([*lines, f"/{STATE_DIR}/"]) + "\n", encoding="utf-8")
+    return state
+
+
+_stores: dict[str, RunStore] = {}
+
+
+def store_for(settings: Settings, repo: Path) -> RunStore:
+    ensure_state_dir(settings, repo)
+    url = runs_database_url(settings, repo)
+    if url not in _stores:
+        _stores[url] = RunStore(url)
+    return _stores[url]
+
+
+def forge_for(settings: Settings, repo: Path) -> Forge:
+    return LocalForge(ensure_state_dir(settings, repo) / "local_forge.sqlite")
+
+
+def close_stores() -> None:
+    """Dispose every open store (tests switch repositories between cases)."""
+    while _stores:
+        _stores.popitem()[1].close()

@@ -1,0 +1,186 @@
+"""Run records and their trajectories: what `devbot runs` lists and shows.
+
+DBOS keeps the durable execution state; this store keeps what people ask about a run
+(plan, branch, status, tokens, cost) in the same database: SQLite under `.devbot/` by
+default, the PostgreSQL of `DEVBOT_DATABASE_URL` when workers share one.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, fields
+from typing import Any
+
+import sqlalchemy as sa
+
+_metadata = sa.MetaData()
+
+runs_table = sa.Table(
+    "devbot_runs",
+    _metadata,
+    sa.Column("id", sa.String(80), primary_key=True),
+    sa.Column("kind", sa.String(20), nullable=False),
+    sa.Column("repo", sa.Text, nullable=False),
+    sa.Column("plan_path", sa.Text, nullable=False),
+    sa.Column("plan_sha", sa.String(64), nullable=False),
+    sa.Column("title", sa.Text, nullable=False, default=""),
+    sa.Column("status", sa.String(20), nullable=False),
+    sa.Column("exit_status", sa.String(30), nullable=False, default=""),
+    sa.Column("message", sa.Text, nullable=False, default=""),
+    sa.Column("branch", sa.Text, nullable=False, default=""),
+    sa.Column("base_branch", sa.Text, nullable=False, default=""),
+    sa.Column("head_sha", sa.String(64), nullable=False, default=""),
+    sa.Column("pr_url", sa.Text, nullable=False, default=""),
+    sa.Column("report_path", sa.Text, nullable=False, default=""),
+    sa.Column("steps", sa.Integer, nullable=False, default=0),
+    sa.Column("model_calls", sa.Integer, nullable=False, default=0),
+    sa.Column("prompt_tokens", sa.Integer, nullable=False, default=0),
+    sa.Column("completion_tokens", sa.Integer, nullable=False, default=0),
+    sa.Column("cost_usd", sa.Float, nullable=False, default=0.0),
+    sa.Column("created_at", sa.Float, nullable=False),
+    sa.Column("finished_at", sa.Float, nullable=True),
+)
+
+events_table = sa.Table(
+    "devbot_run_events",
+    _metadata,
+    sa.Column("run_id", sa.String(80), primary_key=True),
+    sa.Column("seq", sa.Integer, primary_key=True),
+    sa.Column("event", sa.Text, nullable=False),
+)
+
+ACTIVE_STATUSES = ("queued", "running")
+
+
+@dataclass
+class RunRecord:
+    id: str
+    kind: str
+    repo: str
+    plan_path: str
+    plan_sha: str
+    title: str = ""
+    status: str = "queued"
+    exit_status: str = ""
+    message: str = ""
+    branch: str = ""
+    base_branch: str = ""
+    head_sha: str = ""
+    pr_url: str = ""
+    report_path: str = ""
+    steps: int = 0
+    model_calls: int = 0
+    prompt_tokens: int = 0
+    completion_tokens: int = 0
+    cost_usd: float = 0.0
+    created_at: float = 0.0
+    finished_at: float | None = None
+
+    @property
+    def duration_s(self) -> float | None:
+        return None if self.finished_at is None else self.finished_at - self.created_at
+
+
+_RECORD_FIELDS = [f.name for f in fields(RunRecord)]
+
+
+class RunNotFound(LookupError):
+    pass
+
+
+class RunStore:
+    """Reads and writes run records; every write is idempotent so replayed steps are harmless."""
+
+    def __init__(self, url: str) -> None:
+        self.engine = sa.create_engine(url)
+        _metadata.create_all(self.engine)
+
+    def close(self) -> None:
+        self.engine.dispose()
+
+    @contextmanager
+    def _tx(self) -> Iterator[sa.Connection]:
+        with self.engine.begin() as conn:
+            yield conn
+
+    def create(self, record: RunRecord) -> None:
+        """Insert the record unless a record with its id exists already."""
+        if not record.created_at:
+            record.created_at = time.time()
+        with self._tx() as conn:
+            exists = conn.execute(
+                sa.select(runs_table.c.id).where(runs_table.c.id == record.id)
+            ).first()
+            if exists is None:
+                conn.execute(runs_table.insert().values(**_as_row(record)))
+
+    def update(self, run_id: str, **values: Any) -> None:
+        unknown = set(values) - set(_RECORD_FIELDS)
+        if unknown:
+            raise ValueError(f"unknown run fields: {sorted(unknown)}")
+        with self._tx() as conn:
+            conn.execute(runs_table.update().where(runs_table.c.id == run_id).values(**values))
+
+    def get(self, run_id: str) -> RunRecord:
+        """The run with this id, or the only run whose id starts with it."""
+        with self._tx() as conn:
+            row = conn.execute(sa.select(runs_table).where(runs_table.c.id == run_id)).first()
+            if row is None:
+                rows = conn.execute(
+                    sa.select(runs_table).where(runs_table.c.id.startswith(run_id, autoescape=True))
+                ).all()
+                if len(rows) > 1:
+                    ids = ", ".join(r.id for r in rows)
+                    raise RunNotFound(f"run id {run_id!r} is ambiguous: {ids}")
+                row = rows[0] if rows else None
+        if row is None:
+            raise RunNotFound(f"no run with id {run_id!r}")
+        return RunRecord(**dict(row._mapping))
+
+    def recent(self, repo: str | None = None, limit: int = 50) -> list[RunRecord]:
+        """The newest runs first, of one repository or of all."""
+        query = sa.select(runs_table).order_by(runs_table.c.created_at.desc()).limit(limit)
+        if repo is not None:
+            query = query.where(runs_table.c.repo == repo)
+        with self._tx() as conn:
+            return [RunRecord(**dict(row._mapping)) for row in conn.execute(query)]
+
+    def find_for_plan(self, repo: str, plan_path: str, plan_sha: str) -> RunRecord | None:
+        """A run already made for this exact plan content, if any."""
+        query = (
+            sa.select(runs_table)
+            .where(runs_table.c.repo == repo)
+            .where(runs_table.c.plan_path == plan_path)
+            .where(runs_table.c.plan_sha == plan_sha)
+            .order_by(runs_table.c.created_at.desc())
+        )
+        with self._tx() as conn:
+            row = conn.execute(query).first()
+        return None if row is None else RunRecord(**dict(row._mapping))
+
+    def add_event(self, run_id: str, seq: int, event: dict[str, Any]) -> None:
+        """Store trajectory event `seq`; a replayed event with the same seq replaces itself."""
+        payload = json.dumps(event, ensure_ascii=False, default=str)
+        with self._tx() as conn:
+            conn.execute(
+                events_table.delete()
+                .where(events_table.c.run_id == run_id)
+                .where(events_table.c.seq == seq)
+            )
+            conn.execute(events_table.insert().values(run_id=run_id, seq=seq, event=payload))
+
+    def events(self, run_id: str) -> list[dict[str, Any]]:
+        query = (
+            sa.select(events_table.c.event)
+            .where(events_table.c.run_id == run_id)
+            .order_by(events_table.c.seq)
+        )
+        with self._tx() as conn:
+            return [json.loads(row.event) for row in conn.execute(query)]
+
+
+def _as_row(record: RunRecord) -> dict[str, Any]:
+    return {name: getattr(record, name) for name in _RECORD_FIELDS}

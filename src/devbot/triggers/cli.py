@@ -1,0 +1,82 @@
+"""The `devbot` command line: init, run, watch, demo, runs.
+
+Only argparse is imported at start-up; each command imports what it needs, so
+`devbot --help` is instant and a run reaches its first model request quickly.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+from devbot import __version__
+
+_SETTING_FLAGS = {
+    "model": "provider/model, e.g. anthropic/claude-sonnet-4-5 or scripted/replies.yaml",
+    "api_base": "base URL of an OpenAI-compatible server (Ollama, vLLM, llama.cpp)",
+    "protocol": "action protocol: text (default) or tools",
+    "test_command": "command that runs the repository's tests",
+    "base_branch": "branch the work starts from (default: the remote's default branch)",
+    "max_steps": "most agent steps per run",
+    "max_usd": "most USD spent on the model per run",
+    "max_wall_s": "most seconds per run",
+}
+
+
+def _add_setting_flags(parser: argparse.ArgumentParser) -> None:
+    for key, help_text in _SETTING_FLAGS.items():
+        parser.add_argument("--" + key.replace("_", "-"), dest=key, default=None, help=help_text)
+
+
+def _flags(args: argparse.Namespace) -> dict[str, Any]:
+    return {key: getattr(args, key, None) for key in _SETTING_FLAGS}
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="devbot", description="Turn Markdown plans into reviewed pull requests."
+    )
+    parser.add_argument("--version", action="version", version=f"devbot {__version__}")
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    init = sub.add_parser("init", help="write a commented devbot.toml and an example plan")
+    init.add_argument("--repo", type=Path, default=Path("."))
+
+    run = sub.add_parser("run", help="run one plan now and wait for it")
+    run.add_argument("plan", type=Path)
+    run.add_argument("--repo", type=Path, default=None, help="repository (default: the plan's)")
+    _add_setting_flags(run)
+
+    watch = sub.add_parser("watch", help="run plans as they appear in the plan folders")
+    watch.add_argument("--repo", type=Path, default=Path("."))
+    watch.add_argument("--dirs", default=None, help="comma-separated plan folders")
+    _add_setting_flags(watch)
+
+    demo = sub.add_parser("demo", help="create a demo repository and run the hello plan")
+    demo.add_argument("--dir", type=Path, default=None)
+
+    runs = sub.add_parser("runs", help="list runs, or show one run's trajectory")
+    runs.add_argument("--repo", type=Path, default=Path("."))
+    runs_sub = runs.add_subparsers(dest="runs_command")
+    show = runs_sub.add_parser("show", help="print a run and its trajectory")
+    show.add_argument("run_id")
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    from devbot.triggers import commands
+
+    handler = getattr(commands, "cmd_" + args.command)
+    try:
+        code: int = handler(args, _flags(args))
+        return code
+    except KeyboardInterrupt:
+        print("interrupted", file=sys.stderr)
+        return 130
+    except commands.USER_ERRORS as exc:
+        print(f"devbot: error: {exc}", file=sys.stderr)
+        return 2
