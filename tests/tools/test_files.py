@@ -99,7 +99,7 @@ def test_write_creates_parents_and_reports(workspace: Workspace) -> None:
     assert result.output == "Created pkg/sub/new.py (2 lines)."
     assert (workspace.root / "pkg/sub/new.py").read_text() == "a = 1\nb = 2\n"
     again = workspace.write_file("pkg/sub/new.py", "c = 3")
-    assert again.output == "Overwrote pkg/sub/new.py (1 lines)."
+    assert again.output == "Overwrote pkg/sub/new.py (1 line)."
     assert (workspace.root / "pkg/sub/new.py").read_text() == "c = 3"
 
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import logging
 import os
+import sys
 from pathlib import Path
 
 from devbot import __version__
@@ -18,6 +19,23 @@ APP_NAME = "devbot"
 APPLICATION_VERSION = f"devbot-{__version__}"
 
 _launched_url: str | None = None
+
+
+class _CurrentStderr(logging.Handler):
+    """Writes to whatever `sys.stderr` is at the time, so a swapped stderr is never stale."""
+
+    def emit(self, record: logging.LogRecord) -> None:
+        sys.stderr.write(self.format(record) + "\n")
+
+
+def _quiet_dbos_logging() -> None:
+    """Give DBOS's logger our handler before DBOS would install one bound to today's stderr."""
+    dbos_logger = logging.getLogger("dbos")
+    if not dbos_logger.handlers:
+        handler = _CurrentStderr()
+        handler.setFormatter(logging.Formatter("dbos %(levelname)s: %(message)s"))
+        dbos_logger.addHandler(handler)
+        dbos_logger.propagate = False
 
 
 def executor_id() -> str:
@@ -38,7 +56,7 @@ def launch_engine(settings: Settings, repo: Path) -> None:
 
     import devbot.runs.plan_run  # noqa: F401  (registers the workflows before launch)
 
-    logging.getLogger("dbos").setLevel(logging.WARNING)
+    _quiet_dbos_logging()
     config: DBOSConfig = {
         "name": APP_NAME,
         "system_database_url": url,

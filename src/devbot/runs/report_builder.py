@@ -40,12 +40,21 @@ class RunFacts:
     testing_notes: tuple[str, ...]
 
 
+def _lines(count: int) -> str:
+    return f"{count} line" if count == 1 else f"{count} lines"
+
+
 def describe_change(change: Change) -> str:
+    """One line from git's numstat: what kind of change, how many lines."""
+    if change.binary:
+        return {"A": "new binary file", "D": "deleted binary file"}.get(
+            change.status, "binary file changed"
+        )
     if change.status == "A":
         origin = f", moved from `{change.old_path}`" if change.old_path else ""
-        return f"new file, {change.added_lines} lines{origin}"
+        return f"new file, {_lines(change.added_lines)}{origin}"
     if change.status == "D":
-        return f"deleted ({change.deleted_lines} lines)"
+        return f"deleted ({_lines(change.deleted_lines)})"
     return f"+{change.added_lines} / -{change.deleted_lines} lines"
 
 

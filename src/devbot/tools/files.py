@@ -138,7 +138,8 @@ class Workspace:
         self._write(real, shown, content, encoding, mode)
         lines = content.count("\n") + (1 if content and not content.endswith("\n") else 0)
         template = "write_overwritten.txt" if existed else "write_created.txt"
-        return ToolResult(True, _say(template, path=shown, lines=lines))
+        counted = f"{lines} line" if lines == 1 else f"{lines} lines"
+        return ToolResult(True, _say(template, path=shown, lines=counted))
 
     @_tool
     def edit_file(self, path: str, edits: Sequence[tuple[str, str]]) -> ToolResult:

@@ -34,6 +34,11 @@ class Console:
     def progress(self, run_id: str, line: str) -> None:
         self.say(line)
 
+    def show(self, text: str) -> None:
+        """Print `text` as is (results, tables)."""
+        with self._lock:
+            print(text, file=self.stream, flush=True)
+
 
 def _repo(path: Path) -> Path:
     from devbot.runs.service import repo_root
@@ -72,21 +77,24 @@ def run_plan_and_wait(repo: Path, plan: Path, settings: Settings, console: Conso
     return store_for(settings, repo).get(submission.record.id)
 
 
-def print_outcome(record: RunRecord, settings: Settings, repo: Path) -> None:
+def print_outcome(record: RunRecord, settings: Settings, repo: Path, console: Console) -> None:
     from devbot.runs.state import forge_for
 
-    print(f"\nrun {record.id}: {record.status} ({record.exit_status}) - {record.message}")
-    print(f"  branch: {record.branch}  (pushed to {settings.remote} at {record.head_sha[:10]})")
-    print(f"  report: {record.report_path}")
-    print(
+    lines = [
+        f"\nrun {record.id}: {record.status} ({record.exit_status}) - {record.message}",
+        f"  branch: {record.branch}  (pushed to {settings.remote} at {record.head_sha[:10]})",
+        f"  report: {record.report_path}",
         f"  usage:  {record.steps} steps, {record.model_calls} model calls, "
-        f"{record.prompt_tokens + record.completion_tokens:,} tokens, ${record.cost_usd:.4f}"
-    )
+        f"{record.prompt_tokens + record.completion_tokens:,} tokens, ${record.cost_usd:.4f}",
+    ]
     pr = forge_for(settings, repo).find_pull_request(record.branch) if record.branch else None
     if pr is not None:
-        print(f"  pull request #{pr.number} ({pr.url}): {pr.title}")
-        print(f"    {pr.head} -> {pr.base}")
-        print(f"  review: git diff {pr.base}...{pr.head}")
+        lines += [
+            f"  pull request #{pr.number} ({pr.url}): {pr.title}",
+            f"    {pr.head} -> {pr.base}",
+            f"  review: git diff {pr.base}...{pr.head}",
+        ]
+    console.show("\n".join(lines))
 
 
 def cmd_run(args: argparse.Namespace, flags: dict[str, Any]) -> int:
@@ -97,11 +105,12 @@ def cmd_run(args: argparse.Namespace, flags: dict[str, Any]) -> int:
         raise PlanError(f"{args.plan}: no such plan file")
     repo = _repo(args.repo or plan.parent)
     settings = load_settings(repo, flags)
+    console = Console()
     try:
-        record = run_plan_and_wait(repo, plan, settings, Console())
+        record = run_plan_and_wait(repo, plan, settings, console)
     finally:
         shutdown_engine()
-    print_outcome(record, settings, repo)
+    print_outcome(record, settings, repo, console)
     return 0 if record.status == "completed" else 1
 
 

@@ -75,7 +75,7 @@ def run_demo(directory: Path | None, console: Console) -> int:
         record = run_plan_and_wait(project, plan, settings, console)
     finally:
         shutdown_engine()
-    print_outcome(record, settings, project)
+    print_outcome(record, settings, project, console)
 
     bare = root / "origin.git"
     hello = _show(bare, record.branch, "hello.txt")

@@ -33,7 +33,7 @@ def handle_plan(repo: Path, plan: Path, settings: Settings, console: Console) ->
         return
     finally:
         unsubscribe()
-    print_outcome(store_for(settings, repo).get(submission.record.id), settings, repo)
+    print_outcome(store_for(settings, repo).get(submission.record.id), settings, repo, console)
 
 
 def watch(

@@ -1,0 +1,146 @@
+"""The `devbot` command line, as a user runs it."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import yaml
+
+from devbot.triggers.cli import main
+from tests.fixtures.engine import PlanRunner, plan_text
+from tests.fixtures.repo import OriginRepo
+
+HELLO = "@@WRITE hello.txt\nworld\n@@END\n@@FINISH\nCreated hello.txt.\n@@END\n"
+
+
+def test_demo_leaves_a_pushed_branch_with_hello_and_a_completed_report(tmp_path: Path) -> None:
+    demo_dir = tmp_path / "demo"
+    env = {k: v for k, v in os.environ.items() if not k.startswith("DEVBOT_")}
+    done = subprocess.run(
+        [sys.executable, "-m", "devbot", "demo", "--dir", str(demo_dir)],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        env=env,
+    )
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert "pull request #1" in done.stdout
+    assert "step 1 model" in done.stdout
+
+    bare = demo_dir / "origin.git"
+    branches = subprocess.run(
+        ["git", "branch", "--list", "devbot/*"], cwd=bare, capture_output=True, text=True
+    ).stdout.split()
+    assert branches == ["devbot/hello-world"]
+
+    def show(path: str) -> str:
+        return subprocess.run(
+            ["git", "show", f"devbot/hello-world:{path}"], cwd=bare, capture_output=True, text=True
+        ).stdout
+
+    assert show("hello.txt") == "world\n"
+    listing = subprocess.run(
+        ["git", "ls-tree", "--name-only", "devbot/hello-world", "ai-plans/"],
+        cwd=bare,
+        capture_output=True,
+        text=True,
+    ).stdout.split()
+    report = next(name for name in listing if "__REPORT__" in name)
+    front = yaml.safe_load(show(report).split("---\n")[1])
+    assert front["status"] == "completed"
+    assert front["files_created"] == 1
+
+
+def test_demo_refuses_a_directory_that_is_not_empty(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    (tmp_path / "keep.txt").write_text("mine\n")
+    with pytest.raises(FileExistsError):
+        main(["demo", "--dir", str(tmp_path)])
+    assert (tmp_path / "keep.txt").read_text() == "mine\n"
+
+
+def test_init_writes_config_and_example_plan_once(
+    origin_repo: OriginRepo, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert main(["init", "--repo", str(origin_repo.work)]) == 0
+    config = origin_repo.work / "devbot.toml"
+    plans = list((origin_repo.work / "ai-plans").glob("*__PLAN__example.md"))
+    assert config.is_file() and len(plans) == 1
+    config.write_text('model = "openai/gpt-5"\n')
+    assert main(["init", "--repo", str(origin_repo.work)]) == 0
+    assert config.read_text() == 'model = "openai/gpt-5"\n'
+    assert "kept devbot.toml" in capsys.readouterr().out
+
+
+def test_init_config_is_valid_toml_with_every_key_commented() -> None:
+    import tomllib
+
+    from devbot.config import Settings
+    from devbot.templating import render
+
+    text = render("devbot.triggers", "devbot.toml")
+    assert tomllib.loads(text) == {}
+    uncommented = "\n".join(
+        line[2:] for line in text.splitlines() if line.startswith("# ") and " = " in line
+    )
+    keys = set(tomllib.loads(uncommented))
+    assert keys <= set(Settings.__dataclass_fields__)
+    assert {"model", "protocol", "test_command", "plan_dirs", "max_steps", "max_usd"} <= keys
+
+
+def test_run_completes_and_runs_lists_and_shows_it(
+    plan_runner: PlanRunner, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    work = plan_runner.repo.work
+    plan = plan_runner.write_plan(plan_text("Create hello.txt.", title="Hello"), slug="hello")
+    script = plan_runner.script_file([{"text": HELLO}])
+    monkeypatch.delenv("DEVBOT_MODEL", raising=False)
+
+    assert main(["run", str(plan), "--model", f"scripted/{script}"]) == 0
+    out = capsys.readouterr().out
+    assert "completed (submitted)" in out
+    assert "git diff main...devbot/hello" in out
+
+    assert main(["runs", "--repo", str(work)]) == 0
+    listing = capsys.readouterr().out
+    assert "completed" in listing and "devbot/hello" in listing
+    run_id = listing.splitlines()[1].split()[0]
+
+    assert main(["runs", "--repo", str(work), "show", run_id[:20]]) == 0
+    shown = capsys.readouterr().out
+    assert "@@WRITE hello.txt" in shown and "exit_status: submitted" in shown
+
+
+def test_run_refuses_a_malformed_plan_with_file_and_line_and_runs_nothing(
+    plan_runner: PlanRunner, capsys: pytest.CaptureFixture[str]
+) -> None:
+    plan = plan_runner.write_plan("---\ntitle: [unclosed\n---\n\nBody.\n", slug="broken")
+    script = plan_runner.script_file([{"text": HELLO}])
+
+    assert main(["run", str(plan), "--model", f"scripted/{script}"]) == 2
+    err = capsys.readouterr().err
+    assert "261124__PLAN__broken.md:2" in err
+    assert plan.read_text() == "---\ntitle: [unclosed\n---\n\nBody.\n"
+    assert plan_runner.repo.git("branch", "--list", "devbot/*") == ""
+    assert plan_runner.store().recent() == []
+
+
+def test_run_with_a_bad_setting_names_it(
+    plan_runner: PlanRunner, capsys: pytest.CaptureFixture[str]
+) -> None:
+    plan = plan_runner.write_plan(plan_text("Body.", title="T"))
+    assert main(["run", str(plan), "--max-steps", "many"]) == 2
+    assert "max_steps" in capsys.readouterr().err
+
+
+def test_failed_run_exits_1(plan_runner: PlanRunner, capsys: pytest.CaptureFixture[str]) -> None:
+    plan = plan_runner.write_plan(plan_text("Body.", title="T"))
+    script = plan_runner.script_file([{"text": "no actions here"}] * 5)
+    code = main(["run", str(plan), "--model", f"scripted/{script}", "--max-steps", "2"])
+    assert code == 1
+    assert "failed" in capsys.readouterr().out
