@@ -554,7 +554,7 @@ def targets(task: str, variant: str, med: dict[str, float | None]) -> list[dict[
             "task": task,
             "variant": variant,
             "target": name,
-            "value": value,
+            "value": round(value, 3) if isinstance(value, float) else value,
             "verdict": "PASS" if value is not None and ok(float(value), float(goal)) else "MISS",
         }
         for name, value, goal, ok in checks

@@ -163,3 +163,10 @@ def test_malformed_scripts_name_the_file(
 def test_missing_script_file(tmp_path: Path) -> None:
     with pytest.raises(ScriptError, match="cannot read script"):
         ScriptedModel.from_file(tmp_path / "absent.yaml")
+
+
+def test_entries_may_carry_a_cost() -> None:
+    model = ScriptedModel.from_replies([{"text": "hi", "cost_usd": 0.25}])
+    assert model.complete([Message("user", "go")]).cost_usd == 0.25
+    with pytest.raises(ScriptError, match="cost_usd"):
+        ScriptedModel.from_replies([{"text": "hi", "cost_usd": -1}])

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import pytest
 import yaml
 
 from devbot.runs.state import forge_for
@@ -178,3 +179,18 @@ def _prs(runner: PlanRunner) -> list:  # type: ignore[type-arg]
     forge = forge_for(runner.settings([]), runner.repo.work)
     assert isinstance(forge, LocalForge)
     return forge.list_pull_requests()
+
+
+def test_cost_limit_counts_every_billed_reply_also_unparseable_ones(
+    plan_runner: PlanRunner,
+) -> None:
+    garbled = {"text": "Let me think about this.", "cost_usd": 0.03}
+    working = {"text": "@@WRITE a.txt\na\n@@END\n", "cost_usd": 0.03}
+    record = plan_runner.run([garbled, working, working, working], max_usd=0.05)
+
+    assert record.exit_status == "cost_limit"
+    assert record.status == "failed"
+    assert record.model_calls == 2
+    assert record.cost_usd == pytest.approx(0.06)
+    _, body = _report(plan_runner, "devbot/task", record.report_path)
+    assert "$0.0600" in body

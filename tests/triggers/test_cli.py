@@ -144,3 +144,14 @@ def test_failed_run_exits_1(plan_runner: PlanRunner, capsys: pytest.CaptureFixtu
     code = main(["run", str(plan), "--model", f"scripted/{script}", "--max-steps", "2"])
     assert code == 1
     assert "failed" in capsys.readouterr().out
+
+
+def test_run_without_the_provider_key_is_refused_before_anything_starts(
+    plan_runner: PlanRunner, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.delenv("ANTHROPIC_API_KEY", raising=False)
+    plan = plan_runner.write_plan(plan_text("Body.", title="T"))
+    assert main(["run", str(plan), "--model", "anthropic/claude-sonnet-4-5"]) == 2
+    assert "ANTHROPIC_API_KEY" in capsys.readouterr().err
+    assert plan_runner.store().recent() == []
+    assert plan_runner.repo.git("branch", "--list", "devbot/*") == ""

@@ -21,7 +21,16 @@ from devbot.llm.base import FinishReason, Message, ModelError, ModelReply, ToolC
 from devbot.llm.errors import ClassifiedError
 
 FINISH_REASONS: tuple[FinishReason, ...] = ("stop", "length", "tool_calls", "error", "other")
-_ENTRY_KEYS = {"text", "tool_calls", "finish_reason", "delay", "usage", "errors_before", "error"}
+_ENTRY_KEYS = {
+    "text",
+    "tool_calls",
+    "finish_reason",
+    "delay",
+    "usage",
+    "cost_usd",
+    "errors_before",
+    "error",
+}
 
 
 class ScriptError(ConfigError):
@@ -52,13 +61,14 @@ class ScriptEntry:
     finish_reason: FinishReason | None = None
     delay: float = 0.0
     usage: Usage | None = None
+    cost_usd: float = 0.0
     errors_before: tuple[ScriptedError, ...] = ()
     error: ScriptedError | None = None
 
 
 @dataclass
 class ScriptedModel:
-    """Plays `entries` back by turn index; never touches the network; costs nothing."""
+    """Plays `entries` back by turn index; never touches the network; costs what it says."""
 
     entries: list[ScriptEntry]
     name: str = "scripted/inline"
@@ -127,7 +137,7 @@ class ScriptedModel:
             tool_calls=calls,
             finish_reason=finish,
             usage=usage,
-            cost_usd=0.0,
+            cost_usd=entry.cost_usd,
             model=self.name,
         )
 
@@ -176,6 +186,9 @@ def _parse_entry(raw: Any, where: str) -> ScriptEntry:
     delay = raw.get("delay", 0.0)
     if isinstance(delay, bool) or not isinstance(delay, int | float) or delay < 0:
         raise ScriptError(f"{where}: delay must be a non-negative number of seconds")
+    cost = raw.get("cost_usd", 0.0)
+    if isinstance(cost, bool) or not isinstance(cost, int | float) or cost < 0:
+        raise ScriptError(f"{where}: cost_usd must be a non-negative number")
     errors_before = raw.get("errors_before", [])
     if not isinstance(errors_before, list):
         raise ScriptError(f"{where}: errors_before must be a list")
@@ -185,6 +198,7 @@ def _parse_entry(raw: Any, where: str) -> ScriptEntry:
         tool_calls=_parse_tool_calls(raw.get("tool_calls", []), where),
         finish_reason=cast(FinishReason | None, finish),
         delay=float(delay),
+        cost_usd=float(cost),
         usage=_parse_usage(raw["usage"], where) if "usage" in raw else None,
         errors_before=tuple(
             _parse_error(item, f"{where}: errors_before[{i}]")

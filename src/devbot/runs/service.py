@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Any
 
 from devbot.config import Settings
+from devbot.llm import make_model
 from devbot.plans.plan import load_plan
 from devbot.runs.engine import launch_engine
 from devbot.runs.store import RunRecord
@@ -37,7 +38,9 @@ def repo_root(path: Path) -> Path:
 def submit_plan(
     repo: Path, plan_path: Path, settings: Settings, *, only_if_new: bool = False
 ) -> Submission:
-    """Validate the plan and start its run. Raises PlanError for a malformed plan.
+    """Validate the plan and the model setting, then start the run.
+
+    Raises PlanError for a malformed plan and ConfigError for an unusable model setting.
 
     With `only_if_new` (the watcher), a plan whose exact content already has a run is not
     run again, so restarts and duplicate events never repeat work.
@@ -49,6 +52,7 @@ def submit_plan(
 
     repo = repo_root(repo)
     plan = load_plan(plan_path, settings.max_plan_bytes)
+    make_model(settings)  # refuse a bad model setting before anything starts; preloads its SDK
     plan_rel = plan.path.resolve().relative_to(repo.resolve()).as_posix()
     sha = plan_sha(plan.text)
     store = store_for(settings, repo)
