@@ -63,6 +63,7 @@ def launch_engine(settings: Settings, repo: Path) -> None:
         "application_version": APPLICATION_VERSION,
         "executor_id": executor_id(),
         "log_level": "WARNING",
+        "notification_listener_polling_interval_sec": 0.05,
     }
     DBOS(config=config)
     DBOS.launch()

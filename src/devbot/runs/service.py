@@ -78,5 +78,5 @@ def wait_for(run_id: str) -> dict[str, Any]:
     """Block until the run's workflow ends; its result dict (status, message, pr_url...)."""
     from dbos import DBOS
 
-    result: dict[str, Any] = DBOS.retrieve_workflow(run_id).get_result()
+    result: dict[str, Any] = DBOS.retrieve_workflow(run_id).get_result(polling_interval_sec=0.05)
     return result
