@@ -153,9 +153,32 @@ def test_passing_test_command_is_in_the_testing_notes(plan_runner: PlanRunner) -
     assert "`test -f hello.txt` passed" in body
 
 
-def test_a_second_run_of_the_same_plan_gets_its_own_branch(plan_runner: PlanRunner) -> None:
+def test_a_second_run_of_the_same_plan_continues_its_branch_and_updates_its_pr(
+    plan_runner: PlanRunner,
+) -> None:
     first = plan_runner.run([{"text": HELLO}])
-    second = plan_runner.run([{"text": HELLO}])
+    more = "@@WRITE more.txt\nmore\n@@END\n@@FINISH\nAdded more.txt.\n@@END\n"
+    second = plan_runner.run([{"text": more}], body="Do the task, and add more.txt.")
+
+    assert (first.branch, second.branch) == ("devbot/task", "devbot/task")
+    assert second.report_path == first.report_path
+    repo = plan_runner.repo
+    assert repo.remote_file("devbot/task", "hello.txt") == "world\n"
+    assert repo.remote_file("devbot/task", "more.txt") == "more\n"
+    assert repo.git("merge-base", "--is-ancestor", first.head_sha, second.head_sha) == ""
+    plan = repo.remote_file("devbot/task", "ai-plans/261124__PLAN__task.md") or ""
+    assert "add more.txt" in plan
+    front, _ = _report(plan_runner, "devbot/task", second.report_path)
+    assert front["files_created"] == 2
+    prs = _prs(plan_runner)
+    assert len(prs) == 1 and "Added more.txt." in prs[0].body
+
+
+def test_a_different_plan_with_the_same_slug_gets_a_suffixed_branch(
+    plan_runner: PlanRunner,
+) -> None:
+    first = plan_runner.run([{"text": HELLO}])
+    second = plan_runner.run([{"text": HELLO}], folder="other-plans")
 
     assert (first.branch, second.branch) == ("devbot/task", "devbot/task-2")
     assert len(_prs(plan_runner)) == 2

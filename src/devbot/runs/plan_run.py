@@ -29,6 +29,7 @@ from devbot.plans.report import Status, render_report
 from devbot.runs import progress
 from devbot.runs.report_builder import RunFacts, build_report
 from devbot.runs.state import forge_for, store_for
+from devbot.runs.worktree import check_out
 from devbot.sandbox import make_sandbox
 from devbot.tools.files import Workspace
 from devbot.vcs.git import Change, Git, GitError
@@ -180,34 +181,37 @@ class PlanRun:
         return "completed", result.message or "the agent finished the plan"
 
     def _do_prepare(self) -> dict[str, Any]:
-        git = Git(self.repo)
         settings = self.settings
-        remote = settings.remote
-        has_remote = remote in git.run("remote").split()
-        base = self.plan.base_branch or settings.base_branch or git.default_branch(remote)
-        if has_remote:
-            git.fetch(remote, base)
-        base_ref = f"{remote}/{base}" if has_remote else base
-        if self.worktree.exists():
-            branch = Git(self.worktree).run("rev-parse", "--abbrev-ref", "HEAD").strip()
-        else:
-            branch = git.unique_branch(f"{settings.branch_prefix}{self.plan.slug}", remote)
-            self.worktree.parent.mkdir(parents=True, exist_ok=True)
-            git.add_worktree(self.worktree, branch, base_ref)
-        base_sha = git.run("rev-parse", base_ref).strip()
+        previous = self.store.previous_run_for_plan(str(self.repo), self.plan_rel, self.run_id)
+        checkout = check_out(
+            self.repo,
+            self.worktree,
+            remote=settings.remote,
+            base_branch=self.plan.base_branch or settings.base_branch,
+            new_branch=f"{settings.branch_prefix}{self.plan.slug}",
+            existing_branch=previous.branch if previous else None,
+        )
         plan_in_tree = self.worktree / self.plan_rel
-        if not plan_in_tree.exists():
+        if not plan_in_tree.exists() or plan_in_tree.read_text("utf-8") != self.plan.text:
             plan_in_tree.parent.mkdir(parents=True, exist_ok=True)
             plan_in_tree.write_text(self.plan.text, encoding="utf-8")
         today = dt.date.today()
-        report_rel = str(
-            PurePosixPath(self.plan_rel).parent / report_filename_for(self.plan, today)
+        if checkout.reused and previous is not None and previous.report_path:
+            report_rel = previous.report_path
+        else:
+            report_rel = str(
+                PurePosixPath(self.plan_rel).parent / report_filename_for(self.plan, today)
+            )
+        self.store.update(
+            self.run_id,
+            branch=checkout.branch,
+            base_branch=checkout.base_branch,
+            report_path=report_rel,
         )
-        self.store.update(self.run_id, branch=branch, base_branch=base, report_path=report_rel)
         return {
-            "branch": branch,
-            "base_branch": base,
-            "base_sha": base_sha,
+            "branch": checkout.branch,
+            "base_branch": checkout.base_branch,
+            "base_sha": checkout.base_sha,
             "report_path": report_rel,
             "date": today.isoformat(),
         }

@@ -161,6 +161,20 @@ class RunStore:
             row = conn.execute(query).first()
         return None if row is None else RunRecord(**dict(row._mapping))
 
+    def previous_run_for_plan(self, repo: str, plan_path: str, exclude_id: str) -> RunRecord | None:
+        """The newest other run of the same plan file that got as far as having a branch."""
+        query = (
+            sa.select(runs_table)
+            .where(runs_table.c.repo == repo)
+            .where(runs_table.c.plan_path == plan_path)
+            .where(runs_table.c.id != exclude_id)
+            .where(runs_table.c.branch != "")
+            .order_by(runs_table.c.created_at.desc())
+        )
+        with self._tx() as conn:
+            row = conn.execute(query).first()
+        return None if row is None else RunRecord(**dict(row._mapping))
+
     def add_event(self, run_id: str, seq: int, event: dict[str, Any]) -> None:
         """Store trajectory event `seq`; a replayed event with the same seq replaces itself."""
         payload = json.dumps(event, ensure_ascii=False, default=str)

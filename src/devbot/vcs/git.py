@@ -81,6 +81,10 @@ class Git:
     def ref_exists(self, ref: str) -> bool:
         return self._exec(("rev-parse", "--verify", "--quiet", f"{ref}^{{object}}")).returncode == 0
 
+    def is_ancestor(self, ancestor: str, descendant: str) -> bool:
+        """Whether `descendant` already contains `ancestor` (a fast-forward is possible)."""
+        return self._exec(("merge-base", "--is-ancestor", ancestor, descendant)).returncode == 0
+
     def remote_branch_exists(self, remote: str, branch: str) -> bool:
         return f"refs/heads/{branch}" in self._remote_heads(remote, f"refs/heads/{branch}")
 
