@@ -17,9 +17,26 @@ class CommandResult:
     duration_s: float = 0.0
 
 
+@dataclass(frozen=True)
+class ResourceLimits:
+    """What one command may use. Wall time is the `timeout_s` of each call."""
+
+    memory_mb: int = 2048
+    cpus: float = 2.0
+    pids: int = 512
+    tmp_mb: int = 512
+
+
 class Sandbox(Protocol):
-    """Runs shell commands with the workspace as working directory."""
+    """Runs shell commands with the workspace as working directory.
+
+    `isolated` is False only for the local backend, which runs commands on this machine.
+    `network=True` lets one command (e.g. the setup command) reach the network.
+    """
 
     name: str
+    isolated: bool
 
-    def run(self, command: str, workspace: Path, timeout_s: float) -> CommandResult: ...
+    def run(
+        self, command: str, workspace: Path, timeout_s: float, *, network: bool = False
+    ) -> CommandResult: ...

@@ -1,0 +1,215 @@
+"""The verification loop: run the repository's tests in the sandbox after the agent finishes,
+hand failures back to it, and say in the report what passed or failed.
+
+The agent calls `review_finish` when it wants to finish. Tests run (a recorded step); when
+they fail and fix rounds remain, the clipped output goes back to the agent as the answer to
+its finish, in the same conversation, and it keeps working. Every decision depends only on
+recorded results, so a resumed run takes exactly the same path.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from devbot.clipping import clip
+from devbot.config import Settings
+from devbot.sandbox.base import Sandbox
+from devbot.sandbox.detect import detect_test_command
+from devbot.templating import render
+
+StepRecorder = Callable[[str, Callable[[], Any]], Any]
+FEEDBACK_CHARS = 6_000
+REPORT_CHARS = 4_000
+
+
+class Verification:
+    """The tests of one run: which command, the setup, every test run and its outcome."""
+
+    def __init__(
+        self,
+        settings: Settings,
+        plan_test_command: str | None,
+        worktree: Path,
+        sandbox: Sandbox,
+        record: StepRecorder,
+        say: Callable[[str], None] = lambda _line: None,
+    ) -> None:
+        self.settings = settings
+        self.plan_test_command = plan_test_command
+        self.worktree = worktree
+        self.sandbox = sandbox
+        self.record = record
+        self.say = say
+        self.setup: dict[str, Any] | None = None
+        self.runs: list[dict[str, Any]] = []
+        self.fix_rounds = 0
+        self.reviewed_last = False
+
+    def run_setup(self) -> None:
+        """Run `setup_command` once, before the agent, so its commands and the tests have
+        their dependencies; with network only when `sandbox_network` allows it."""
+        command = self.settings.setup_command
+        if not command:
+            return
+        network = self.settings.sandbox_network in ("setup", "all")
+
+        def setup() -> dict[str, Any]:
+            self.say(f"setup: {command}" + (" (network on)" if network else ""))
+            result = self.sandbox.run(
+                command, self.worktree, self.settings.command_timeout_s, network=network
+            )
+            return {
+                "command": command,
+                "exit_code": result.exit_code,
+                "timed_out": result.timed_out,
+                "output": clip(result.output, REPORT_CHARS),
+                "network": network,
+            }
+
+        self.setup = self.record("setup", setup)
+
+    def review_finish(self) -> str | None:
+        """Called when the agent finishes: None to accept, else why it must go on."""
+        outcome = self._run_tests()
+        self.reviewed_last = True
+        if outcome is None or outcome["exit_code"] == 0:
+            return None
+        if self.fix_rounds >= self.settings.max_test_rounds:
+            return None
+        self.fix_rounds += 1
+        self.reviewed_last = False
+        timeout_note = " (it timed out)" if outcome["timed_out"] else ""
+        return render(
+            "devbot.runs",
+            "tests_failed.txt",
+            command=outcome["command"],
+            backend=self.sandbox.name,
+            exit_code=outcome["exit_code"],
+            timeout_note=timeout_note,
+            round=self.fix_rounds,
+            max_rounds=self.settings.max_test_rounds,
+            output=clip(outcome["output"], FEEDBACK_CHARS).rstrip() or "(no output)",
+        ).strip()
+
+    def final(self, agent_submitted: bool, *, run_tests: bool = True) -> dict[str, Any]:
+        """The verification summary for the report; runs the tests once more unless the
+        last test run saw the final tree (or `run_tests` is False, e.g. when cancelled)."""
+        if run_tests and not (agent_submitted and self.reviewed_last):
+            self._run_tests()
+        last = self.runs[-1] if self.runs else None
+        return {
+            "command": last["command"] if last else None,
+            "source": last["source"] if last else None,
+            "exit_code": last["exit_code"] if last else 0,
+            "timed_out": last["timed_out"] if last else False,
+            "output": last["output"] if last else "",
+            "runs": [
+                {key: run[key] for key in ("exit_code", "timed_out", "duration_s")}
+                for run in self.runs
+            ],
+            "fix_rounds": self.fix_rounds,
+            "max_test_rounds": self.settings.max_test_rounds,
+            "setup": self.setup,
+            "sandbox": self.sandbox.name,
+            "isolated": self.sandbox.isolated,
+        }
+
+    def _run_tests(self) -> dict[str, Any] | None:
+        """One recorded test run (resolving the command on the tree as it is now)."""
+
+        def verify() -> dict[str, Any]:
+            resolved = resolve_test_command(self.plan_test_command, self.settings, self.worktree)
+            if resolved is None:
+                return {"command": None}
+            command, source = resolved
+            self.say(f"running tests ({source}): {command}")
+            network = self.settings.sandbox_network == "all"
+            result = self.sandbox.run(
+                command, self.worktree, self.settings.command_timeout_s, network=network
+            )
+            self.say(f"tests exited {result.exit_code} in {result.duration_s:.1f}s")
+            return {
+                "command": command,
+                "source": source,
+                "exit_code": result.exit_code,
+                "timed_out": result.timed_out,
+                "duration_s": round(result.duration_s, 3),
+                "output": result.output,
+            }
+
+        outcome: dict[str, Any] = self.record("verify", verify)
+        if outcome["command"] is None:
+            return None
+        self.runs.append(outcome)
+        return outcome
+
+
+def resolve_test_command(
+    plan_test_command: str | None, settings: Settings, worktree: Path
+) -> tuple[str, str] | None:
+    """(command, where it came from): the plan, else devbot.toml/env, else detection."""
+    if plan_test_command:
+        return plan_test_command, "from the plan"
+    if settings.test_command:
+        return settings.test_command, "from the settings"
+    detected = detect_test_command(worktree)
+    if detected is None:
+        return None
+    command, why = detected
+    return command, f"detected: {why}"
+
+
+def tests_failure(tests: dict[str, Any]) -> str | None:
+    """Why the tests make a run fail, or None when they passed or none ran."""
+    if not tests.get("command") or tests["exit_code"] == 0:
+        return None
+    rounds = tests.get("fix_rounds", 0)
+    after = f" after {rounds} fix round{'s' if rounds != 1 else ''}" if rounds else ""
+    how = "timed out" if tests.get("timed_out") else f"exited {tests['exit_code']}"
+    return f"tests failed{after}: `{tests['command']}` {how}"
+
+
+def testing_notes(tests: dict[str, Any]) -> tuple[str, ...]:
+    """The report's Testing Notes: what ran where, what passed or failed, failing output."""
+    notes: list[str] = []
+    sandbox = tests.get("sandbox", "local")
+    if not tests.get("isolated", False):
+        notes.append(
+            f"Warning: nothing was isolated. The `{sandbox}` sandbox ran every command on the"
+            " host with the user's rights and network; only the environment was filtered."
+        )
+    setup = tests.get("setup")
+    if setup:
+        verdict = "succeeded" if setup["exit_code"] == 0 else f"failed (exit {setup['exit_code']})"
+        network = "with" if setup.get("network") else "without"
+        notes.append(f"Setup `{setup['command']}` {verdict} ({network} network).")
+        if setup["exit_code"] != 0:
+            notes.append(_fenced("Setup output (clipped)", setup["output"]))
+    if not tests.get("command"):
+        notes.append("No test command was configured or detected: no test ran.")
+        return tuple(notes)
+    runs = tests.get("runs", [])
+    verdict = "passed" if tests["exit_code"] == 0 else f"failed (exit {tests['exit_code']})"
+    notes.append(
+        f"`{tests['command']}` ({tests.get('source', '')}) {verdict} in the `{sandbox}`"
+        f" sandbox; {len(runs)} test run{'s' if len(runs) != 1 else ''},"
+        f" {tests.get('fix_rounds', 0)} of at most {tests.get('max_test_rounds', 0)}"
+        " fix rounds."
+    )
+    if len(runs) > 1:
+        history = ", ".join(
+            "timed out" if run["timed_out"] else f"exit {run['exit_code']}" for run in runs
+        )
+        notes.append(f"Test runs in order: {history}.")
+    if tests.get("timed_out"):
+        notes.append("The last test run timed out.")
+    if tests["exit_code"] != 0:
+        notes.append(_fenced("Failing output (clipped)", tests["output"]))
+    return tuple(notes)
+
+
+def _fenced(title: str, output: str) -> str:
+    body = clip(output, REPORT_CHARS).strip().replace("```", "'''") or "(no output)"
+    return f"{title}:\n\n```\n{body}\n```"

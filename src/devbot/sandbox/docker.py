@@ -1,0 +1,156 @@
+"""Run a command in a fresh Docker container, through the Python `docker` SDK.
+
+Promises: the workspace is mounted read-write at /workspace and is the only host directory
+the container sees; the root filesystem is read-only, /tmp (also HOME) a private tmpfs; no
+network unless asked for (then Docker's bridge, never the host's); memory (no swap), CPU and
+process-count limits; every capability dropped and no-new-privileges; processes run as the
+host user (uid:gid), so files written keep the host user's ownership; the wall-time limit
+kills the container, and with it every process. The SDK is imported lazily: `devbot --help`
+and runs on other backends never pay for it.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+from devbot.clipping import clip
+from devbot.sandbox.base import CommandResult, ResourceLimits
+from devbot.sandbox.env import SANDBOX_PATH, sandbox_environment
+from devbot.sandbox.notes import with_limit_notes
+from devbot.sandbox.process import TIMEOUT_EXIT_CODE
+
+DEFAULT_IMAGE = "devbot-sandbox:bookworm"
+WORKDIR = "/workspace"
+HOME = "/tmp"
+PING_TIMEOUT_S = 3.0
+
+
+class DockerUnavailable(RuntimeError):
+    """No Docker engine answers, or the image is missing."""
+
+
+def docker_client(timeout_s: float = PING_TIMEOUT_S) -> Any:
+    """A client for the engine `DOCKER_HOST` (or the default socket) names, pinged once."""
+    try:
+        import docker
+        from docker.errors import DockerException
+    except ImportError as exc:  # pragma: no cover - docker is a pinned dependency
+        raise DockerUnavailable(f"the docker Python package is missing: {exc}") from None
+    try:
+        client = docker.from_env(timeout=max(int(timeout_s), 1))
+        client.ping()
+    except DockerException as exc:
+        raise DockerUnavailable(f"no Docker engine answers: {exc}") from None
+    return client
+
+
+def has_image(client: Any, image: str) -> bool:
+    from docker.errors import ImageNotFound
+
+    try:
+        client.images.get(image)
+    except ImageNotFound:
+        return False
+    return True
+
+
+class DockerSandbox:
+    """Runs `bash -c COMMAND` in a new container of `image`, removed afterwards."""
+
+    name = "docker"
+    isolated = True
+
+    def __init__(
+        self,
+        image: str = DEFAULT_IMAGE,
+        extra_env_names: Sequence[str] = (),
+        limits: ResourceLimits | None = None,
+        max_output_chars: int = 20_000,
+        client: Any = None,
+    ) -> None:
+        self.image = image
+        self.extra_env_names = tuple(extra_env_names)
+        self.limits = limits or ResourceLimits()
+        self.max_output_chars = max_output_chars
+        self._client = client
+
+    @property
+    def client(self) -> Any:
+        if self._client is None:
+            self._client = docker_client()
+        return self._client
+
+    def container_options(self, workspace: Path, *, network: bool = False) -> dict[str, Any]:
+        """Everything `containers.create` gets besides image and command."""
+        limits = self.limits
+        memory = f"{limits.memory_mb}m"
+        return {
+            "working_dir": WORKDIR,
+            "volumes": {str(workspace.resolve()): {"bind": WORKDIR, "mode": "rw"}},
+            "environment": sandbox_environment(self.extra_env_names, HOME, path=SANDBOX_PATH),
+            "user": f"{os.getuid()}:{os.getgid()}",
+            "network_mode": "bridge" if network else "none",
+            "mem_limit": memory,
+            "memswap_limit": memory,
+            "nano_cpus": int(limits.cpus * 1e9),
+            "pids_limit": limits.pids,
+            "read_only": True,
+            "tmpfs": {"/tmp": f"rw,exec,nosuid,nodev,size={limits.tmp_mb}m,mode=1777"},
+            "cap_drop": ["ALL"],
+            "security_opt": ["no-new-privileges"],
+            "init": True,
+            "hostname": "devbot-sandbox",
+            "stdin_open": False,
+            "tty": False,
+            "detach": True,
+        }
+
+    def run(
+        self, command: str, workspace: Path, timeout_s: float, *, network: bool = False
+    ) -> CommandResult:
+        import time
+
+        from docker.errors import ImageNotFound
+        from requests.exceptions import ConnectionError as RequestsConnectionError
+        from requests.exceptions import ReadTimeout
+
+        started = time.monotonic()
+        try:
+            container = self.client.containers.create(
+                self.image,
+                ["bash", "-c", command],
+                **self.container_options(workspace, network=network),
+            )
+        except ImageNotFound:
+            message = (
+                f"devbot sandbox: the Docker image {self.image!r} is missing;"
+                " build it with `devbot sandbox build-image`\n"
+            )
+            return CommandResult(exit_code=125, output=message)
+        timed_out = False
+        try:
+            container.start()
+            remaining = max(timeout_s - (time.monotonic() - started), 0.01)
+            try:
+                status = container.wait(timeout=remaining)
+                exit_code = int(status.get("StatusCode", 1))
+            except (ReadTimeout, RequestsConnectionError):
+                timed_out = True
+                container.kill()
+                exit_code = TIMEOUT_EXIT_CODE
+            raw = container.logs(stdout=True, stderr=True)
+            container.reload()
+            oom = bool(container.attrs.get("State", {}).get("OOMKilled"))
+        finally:
+            container.remove(force=True)
+        output = clip(raw.decode("utf-8", errors="replace"), self.max_output_chars)
+        result = CommandResult(
+            exit_code=exit_code,
+            output=output,
+            timed_out=timed_out,
+            duration_s=time.monotonic() - started,
+        )
+        return with_limit_notes(result, self.limits, timeout_s, oom_kills=int(oom))

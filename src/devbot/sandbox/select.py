@@ -1,0 +1,111 @@
+"""Choose the backend: the one the settings name, or for "auto" the strongest that works here.
+
+"auto" takes docker when an engine answers and has the image, else bwrap on Linux when it
+is installed and can create its namespaces, else refuses: running unisolated must be a
+choice (`sandbox = "local"`), never a silent fallback.
+"""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from dataclasses import dataclass
+
+from devbot.config import ConfigError, Settings
+from devbot.sandbox.base import ResourceLimits, Sandbox
+from devbot.sandbox.bwrap import BwrapSandbox, bwrap_path
+from devbot.sandbox.docker import DockerSandbox, DockerUnavailable, docker_client, has_image
+from devbot.sandbox.local import LocalSandbox
+from devbot.templating import render
+
+
+@dataclass(frozen=True)
+class Choice:
+    """The backend to use and why, in one sentence for people."""
+
+    backend: str
+    reason: str
+
+
+def resource_limits(settings: Settings) -> ResourceLimits:
+    return ResourceLimits(
+        memory_mb=settings.sandbox_memory_mb,
+        cpus=settings.sandbox_cpus,
+        pids=settings.sandbox_pids,
+    )
+
+
+def docker_status(image: str) -> tuple[bool, str]:
+    """Whether docker can be used with `image`, and what was found."""
+    try:
+        client = docker_client()
+    except DockerUnavailable as exc:
+        return False, str(exc)
+    if not has_image(client, image):
+        return False, (
+            f"a Docker engine answers but has no image {image!r}"
+            " (build it: devbot sandbox build-image)"
+        )
+    return True, f"a Docker engine answers and has the image {image!r}"
+
+
+def bwrap_status() -> tuple[bool, str]:
+    """Whether bwrap is installed here and can create its namespaces."""
+    if not sys.platform.startswith("linux"):
+        return False, "bubblewrap needs Linux"
+    path = bwrap_path()
+    if path is None:
+        return False, "bubblewrap is not installed (Debian: apt-get install bubblewrap)"
+    probe = subprocess.run(
+        [path, "--unshare-all", "--ro-bind", "/", "/", "--", "true"],
+        capture_output=True,
+        text=True,
+        check=False,
+        timeout=30,
+    )
+    if probe.returncode != 0:
+        return False, f"bwrap cannot create namespaces here: {probe.stderr.strip()}"
+    return True, f"bubblewrap works ({path})"
+
+
+def choose_backend(settings: Settings) -> Choice:
+    """The backend for `settings.sandbox`; ConfigError when it cannot work on this machine."""
+    wanted = settings.sandbox
+    if wanted not in ("auto", "docker", "bwrap", "local"):
+        raise ConfigError(f"sandbox = {wanted}: choose auto, docker, bwrap or local")
+    docker_why = "not tried"
+    if wanted == "local":
+        return Choice("local", "sandbox = local: commands run unisolated on this machine")
+    if wanted in ("auto", "docker"):
+        ok, why = docker_status(settings.sandbox_image)
+        if ok:
+            return Choice("docker", why)
+        if wanted == "docker":
+            raise ConfigError(f"sandbox = docker, but {why}")
+        docker_why = why
+    if wanted in ("auto", "bwrap"):
+        ok, why = bwrap_status()
+        if ok:
+            prefix = f"{docker_why}; " if wanted == "auto" else ""
+            return Choice("bwrap", prefix + why)
+        if wanted == "bwrap":
+            raise ConfigError(f"sandbox = bwrap, but {why}")
+    reasons = f"  - docker: {docker_why}\n  - bwrap: {why}"
+    raise ConfigError(render("devbot.sandbox", "refusal.txt", reasons=reasons).rstrip())
+
+
+def build_sandbox(settings: Settings, backend: str) -> Sandbox:
+    """An instance of `backend` ("docker", "bwrap" or "local") configured by `settings`."""
+    extra = settings.extra_env_names
+    if backend == "docker":
+        return DockerSandbox(settings.sandbox_image, extra, resource_limits(settings))
+    if backend == "bwrap":
+        return BwrapSandbox(extra, resource_limits(settings))
+    if backend == "local":
+        return LocalSandbox(extra)
+    raise ConfigError(f"unknown sandbox backend {backend!r}")
+
+
+def make_sandbox(settings: Settings) -> Sandbox:
+    """The sandbox the settings ask for (resolving "auto" on this machine)."""
+    return build_sandbox(settings, choose_backend(settings).backend)

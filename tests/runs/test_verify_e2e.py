@@ -1,0 +1,125 @@
+"""The verification loop end to end: real DBOS, real git, a real sandbox, scripted model.
+
+The repository's test (`python3 check_greet.py`) fails on the model's first attempt; the
+model is shown the failing output and fixes the code — or never does.
+"""
+
+from __future__ import annotations
+
+import pytest
+import yaml
+
+from tests.fixtures.engine import PlanRunner
+from tests.fixtures.sandbox import require_backend
+
+CHECK = (
+    "@@WRITE check_greet.py\n"
+    "from greeting import greet\n\n"
+    "result = greet('Ann')\n"
+    "assert result == 'Hello, Ann!', f'greet returned {result!r}'\n"
+    "print('greet ok')\n"
+    "@@END\n"
+)
+BUGGY = "@@WRITE greeting.py\ndef greet(name):\n    return 'Hi ' + name\n@@END\n"
+FIXED = "@@WRITE greeting.py\ndef greet(name):\n    return f'Hello, {name}!'\n@@END\n"
+FINISH = "@@FINISH\nAdded greet().\n@@END\n"
+TEST_COMMAND = {"title": "Greeting", "test_command": "python3 check_greet.py"}
+
+
+@pytest.fixture(params=["docker", "bwrap"])
+def backend(request: pytest.FixtureRequest) -> str:
+    name: str = request.param
+    require_backend(name)
+    return name
+
+
+def _report(runner: PlanRunner, branch: str, path: str) -> tuple[dict[str, object], str]:
+    text = runner.repo.remote_file(branch, path)
+    assert text is not None
+    _, front, body = text.split("---\n", 2)
+    return yaml.safe_load(front), body
+
+
+def test_failing_tests_go_back_to_the_agent_which_fixes_them(
+    plan_runner: PlanRunner, backend: str
+) -> None:
+    replies = [{"text": CHECK + BUGGY + FINISH}, {"text": FIXED + FINISH}]
+    record = plan_runner.run(replies, frontmatter=TEST_COMMAND, sandbox=backend)
+
+    assert record.status == "completed", record.message
+    assert record.model_calls == 2
+    events = plan_runner.store().events(record.id)
+    reviews = [event for event in events if event["kind"] == "review"]
+    assert len(reviews) == 1
+    assert "greet returned 'Hi Ann'" in reviews[0]["content"]
+    assert "Fix round 1 of 3" in reviews[0]["content"]
+    repo = plan_runner.repo
+    assert "Hello, {name}!" in (repo.remote_file("devbot/task", "greeting.py") or "")
+    front, body = _report(plan_runner, "devbot/task", record.report_path)
+    assert front["status"] == "completed"
+    assert f"`python3 check_greet.py` (from the plan) passed in the `{backend}` sandbox" in body
+    assert "2 test runs, 1 of at most 3 fix rounds" in body
+    assert "Test runs in order: exit 1, exit 0." in body
+    assert "nothing was isolated" not in body
+
+
+def test_tests_never_fixed_push_a_failed_branch_with_the_failing_output(
+    plan_runner: PlanRunner, backend: str
+) -> None:
+    replies = [{"text": CHECK + BUGGY + FINISH}, {"text": FINISH}]
+    record = plan_runner.run(
+        replies, frontmatter=TEST_COMMAND, sandbox=backend, max_test_rounds="1"
+    )
+
+    assert record.status == "failed"
+    assert record.message == "tests failed after 1 fix round: `python3 check_greet.py` exited 1"
+    assert record.model_calls == 2
+    repo = plan_runner.repo
+    assert repo.remote_sha("devbot/task") == record.head_sha
+    assert "Hi " in (repo.remote_file("devbot/task", "greeting.py") or "")
+    front, body = _report(plan_runner, "devbot/task", record.report_path)
+    assert front["status"] == "failed"
+    notes = body.split("# Testing Notes", 1)[1]
+    assert "failed (exit 1)" in notes
+    assert "Failing output (clipped):" in notes
+    assert "AssertionError: greet returned 'Hi Ann'" in notes
+
+
+def test_local_backend_runs_tests_but_the_report_warns_nothing_was_isolated(
+    plan_runner: PlanRunner,
+) -> None:
+    replies = [{"text": CHECK + FIXED + FINISH}]
+    record = plan_runner.run(replies, frontmatter=TEST_COMMAND, sandbox="local")
+
+    assert record.status == "completed", record.message
+    _front, body = _report(plan_runner, "devbot/task", record.report_path)
+    assert "Warning: nothing was isolated" in body
+    assert "passed in the `local` sandbox" in body
+
+
+def test_no_test_command_and_nothing_detected_says_no_test_ran(
+    plan_runner: PlanRunner,
+) -> None:
+    replies = [{"text": FIXED + FINISH}]
+    record = plan_runner.run(replies, sandbox="local")
+
+    assert record.status == "completed", record.message
+    _front, body = _report(plan_runner, "devbot/task", record.report_path)
+    assert "No test command was configured or detected: no test ran." in body
+
+
+def test_setup_command_runs_first_in_the_sandbox(plan_runner: PlanRunner, backend: str) -> None:
+    (plan_runner.repo.work / "devbot.toml").write_text(
+        'setup_command = "echo installed > .setup-done"\n'
+        'test_command = "test -f .setup-done && python3 check_greet.py"\n'
+    )
+    plan_runner.repo.git("add", "devbot.toml")
+    plan_runner.repo.git("commit", "-qm", "config")
+    plan_runner.repo.git("push", "-q", "origin", "HEAD:main")
+    replies = [{"text": CHECK + FIXED + FINISH}]
+    record = plan_runner.run(replies, sandbox=backend)
+
+    assert record.status == "completed", record.message
+    _front, body = _report(plan_runner, "devbot/task", record.report_path)
+    assert "Setup `echo installed > .setup-done` succeeded (without network)." in body
+    assert "(from the settings) passed" in body
