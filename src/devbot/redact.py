@@ -1,0 +1,82 @@
+"""Keep secrets out of everything devbot writes: logs, progress lines, comments, reports.
+
+Secrets are the values of secret-looking environment variables (tokens, keys, passwords)
+plus values registered at run time (e.g. a GitHub App's installation tokens), and anything
+shaped like a well-known token even when devbot never saw its value.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import re
+import threading
+from collections.abc import Iterable, Mapping
+
+REDACTED = "[REDACTED]"
+MIN_SECRET_LEN = 8
+_SECRET_NAME = re.compile(r"(TOKEN|SECRET|PASSWORD|PASSWD|PRIVATE_KEY|API_KEY|_KEY)$", re.I)
+_TOKEN_SHAPES = re.compile(
+    r"\b(?:gh[pousr]_[A-Za-z0-9]{20,}|github_pat_[A-Za-z0-9_]{20,}|sk-[A-Za-z0-9_-]{20,}"
+    r"|xox[baprs]-[A-Za-z0-9-]{10,})"
+    r"|-----BEGIN [A-Z ]*PRIVATE KEY-----.*?-----END [A-Z ]*PRIVATE KEY-----",
+    re.DOTALL,
+)
+
+_lock = threading.Lock()
+_registered: set[str] = set()
+
+
+def register_secret(value: str) -> None:
+    """Redact `value` from now on (e.g. a freshly minted installation token)."""
+    if len(value) >= MIN_SECRET_LEN:
+        with _lock:
+            _registered.add(value)
+
+
+def secrets_from_env(environ: Mapping[str, str] | None = None) -> set[str]:
+    env = os.environ if environ is None else environ
+    return {
+        value
+        for name, value in env.items()
+        if _SECRET_NAME.search(name) and len(value) >= MIN_SECRET_LEN
+    }
+
+
+def _known_secrets() -> list[str]:
+    with _lock:
+        values = _registered | secrets_from_env()
+    return sorted(values, key=len, reverse=True)
+
+
+def redact(text: str, extra: Iterable[str] = ()) -> str:
+    """`text` with every known secret, and every token-shaped string, replaced."""
+    if not text:
+        return text
+    for secret in [*extra, *_known_secrets()]:
+        if secret and secret in text:
+            text = text.replace(secret, REDACTED)
+    return _TOKEN_SHAPES.sub(REDACTED, text)
+
+
+class RedactingFilter(logging.Filter):
+    """A logging filter that redacts each record's final message."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        message = record.getMessage()
+        cleaned = redact(message)
+        if cleaned != message:
+            record.msg, record.args = cleaned, None
+        return True
+
+
+def redact_logging(
+    names: Iterable[str] = ("", "dbos", "uvicorn", "uvicorn.access", "devbot"),
+) -> None:
+    """Install the filter on the handlers of these loggers (once each)."""
+    for name in names:
+        logger = logging.getLogger(name)
+        targets: list[logging.Filterer] = [logger, *logger.handlers]
+        for target in targets:
+            if not any(isinstance(f, RedactingFilter) for f in target.filters):
+                target.addFilter(RedactingFilter())

@@ -1,0 +1,110 @@
+"""The agent part of a durable run, shared by plan runs and feedback runs.
+
+Builds the sandbox and the verification loop (tests after the agent finishes), runs the
+agent with every turn recorded as a step, stores its trajectory and usage on the run record.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from devbot.agent import Agent, AgentResult, Task
+from devbot.agent.limits import Limits
+from devbot.agent.protocols import get_protocol
+from devbot.config import Settings
+from devbot.llm import make_model
+from devbot.redact import redact
+from devbot.runs.store import RunStore
+from devbot.runs.verify import StepRecorder, Verification
+from devbot.sandbox import build_sandbox, choose_backend
+from devbot.tools.files import Workspace
+
+
+def file_listing(worktree: Path, shown_max: int = 40) -> str:
+    """The task context of a run: the first files of the repository."""
+    listing = Workspace(worktree).list_files(".").output.splitlines()
+    shown = [line for line in listing if line.strip()][:shown_max]
+    more = len(listing) - len(shown)
+    suffix = f"\n(+{more} more)" if more > 0 else ""
+    return "Files in the repository:\n" + "\n".join(shown) + suffix
+
+
+def describe_event(event: dict[str, Any]) -> str:
+    kind = event.get("kind", "?")
+    step = event.get("step", "")
+    content = str(event.get("content", "")).strip().splitlines()
+    first = content[0][:100] if content else ""
+    return f"step {step} {kind}: {first}".rstrip(": ")
+
+
+def make_verification(
+    settings: Settings,
+    test_command: str | None,
+    worktree: Path,
+    record: StepRecorder,
+    say: Callable[[str], None],
+) -> Verification:
+    """The sandbox (backend chosen once, recorded) and the run's tests; runs setup."""
+    backend: str = record("choose_sandbox", lambda: choose_backend(settings).backend)
+    sandbox = build_sandbox(settings, backend)
+    say(f"sandbox: {backend}")
+    verification = Verification(settings, test_command, worktree, sandbox, record, say)
+    verification.run_setup()
+    return verification
+
+
+def run_agent(
+    settings: Settings,
+    worktree: Path,
+    task: Task,
+    verification: Verification,
+    *,
+    store: RunStore,
+    run_id: str,
+    say: Callable[[str], None],
+    started_at: float,
+    record: StepRecorder,
+    should_stop: Callable[[], bool] | None = None,
+) -> AgentResult:
+    """Run the agent on `task` in `worktree`; usage and the trajectory (secrets redacted)
+    go to the run record."""
+    seq = iter(range(1_000_000))
+
+    def on_event(event: dict[str, Any]) -> None:
+        event = json.loads(redact(json.dumps(event, ensure_ascii=False, default=str)))
+        store.add_event(run_id, next(seq), event)
+        say(describe_event(event))
+
+    agent = Agent(
+        make_model(settings),
+        get_protocol(settings.protocol),
+        Workspace(worktree),
+        verification.sandbox,
+        Limits(
+            max_steps=settings.max_steps,
+            max_usd=settings.max_usd,
+            max_wall_s=settings.max_wall_s,
+            max_format_errors=settings.max_format_errors,
+        ),
+        command_timeout_s=settings.command_timeout_s,
+        record=record,
+        on_event=on_event,
+        should_stop=should_stop,
+        clock=time.time,
+        review_finish=verification.review_finish,
+    )
+    result = agent.run(task, started_at=started_at)
+    store.update(
+        run_id,
+        exit_status=str(result.exit_status),
+        steps=result.steps,
+        model_calls=result.model_calls,
+        prompt_tokens=result.prompt_tokens,
+        completion_tokens=result.completion_tokens,
+        cost_usd=result.cost_usd,
+    )
+    return result

@@ -1,0 +1,114 @@
+"""The webhook HTTP app: `POST /webhook` and `GET /healthz`.
+
+Each delivery is checked before anything else (signature of the raw body), then read
+defensively; an accepted one is stored (dedupe on `X-GitHub-Delivery`) and answered 202 at
+once. The work itself happens in a durable workflow started by the dispatcher, never here.
+This module is imported only by `devbot serve`, so FastAPI never slows other commands.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import time
+from collections.abc import Callable
+from typing import Any
+
+from fastapi import FastAPI, Request
+from fastapi.responses import JSONResponse
+from starlette.concurrency import run_in_threadpool
+
+from devbot.config import Settings
+from devbot.runs.inbox import Inbox
+from devbot.triggers.webhook.events import Malformed, classify
+from devbot.triggers.webhook.signature import is_valid
+
+MAX_BODY_BYTES = 25 * 1024 * 1024
+log = logging.getLogger("devbot.webhook")
+
+
+Item = tuple[str, str, str, dict[str, Any]]
+
+
+class BatchWriter:
+    """Stores deliveries in batches: requests that arrive while a commit is under way go
+    into the next commit together (group commit), so one commit serves many deliveries."""
+
+    def __init__(self, inbox: Inbox, max_batch: int = 500) -> None:
+        self.inbox, self.max_batch = inbox, max_batch
+        self._queue: asyncio.Queue[tuple[Item, asyncio.Future[bool]]] | None = None
+        self._task: asyncio.Task[None] | None = None
+
+    async def record(self, item: Item) -> bool:
+        """True when the delivery is new (stored now), False for a known id."""
+        if self._queue is None or self._task is None or self._task.done():
+            self._queue = asyncio.Queue()
+            self._task = asyncio.create_task(self._run(self._queue))
+        future: asyncio.Future[bool] = asyncio.get_running_loop().create_future()
+        await self._queue.put((item, future))
+        return await future
+
+    async def _run(self, queue: asyncio.Queue[tuple[Item, asyncio.Future[bool]]]) -> None:
+        while True:
+            batch = [await queue.get()]
+            while not queue.empty() and len(batch) < self.max_batch:
+                batch.append(queue.get_nowait())
+            try:
+                results = await run_in_threadpool(
+                    self.inbox.record_many, [item for item, _ in batch]
+                )
+            except Exception as exc:
+                for _, future in batch:
+                    if not future.done():
+                        future.set_exception(exc)
+                continue
+            for (_, future), is_new in zip(batch, results, strict=True):
+                if not future.done():
+                    future.set_result(is_new)
+
+
+def create_app(
+    *, secret: bytes, settings: Settings, inbox: Inbox, on_accepted: Callable[[], None]
+) -> FastAPI:
+    if not secret:
+        raise ValueError("a webhook secret is required")
+    writer = BatchWriter(inbox)
+    app = FastAPI(title="devbot webhooks", docs_url=None, redoc_url=None, openapi_url=None)
+
+    def answer(code: int, status: str, **extra: Any) -> JSONResponse:
+        return JSONResponse({"status": status, **extra}, status_code=code)
+
+    @app.get("/healthz")
+    async def healthz() -> JSONResponse:
+        return answer(200, "ok")
+
+    @app.post("/webhook")
+    async def webhook(request: Request) -> JSONResponse:
+        declared = request.headers.get("content-length", "")
+        if declared.isdigit() and int(declared) > MAX_BODY_BYTES:
+            return answer(413, "too large")
+        body = await request.body()
+        if not is_valid(secret, body, request.headers.get("x-hub-signature-256")):
+            return answer(401, "bad signature")
+        event = request.headers.get("x-github-event", "").strip()
+        delivery_id = request.headers.get("x-github-delivery", "").strip()
+        if not event or not delivery_id or len(delivery_id) > 100:
+            return answer(400, "malformed", reason="X-GitHub-Event and X-GitHub-Delivery needed")
+        if event == "ping":
+            return answer(200, "pong")
+        try:
+            payload = json.loads(body)
+            decision = classify(event, payload, settings, delivery_id, time.time())
+        except (ValueError, UnicodeDecodeError, RecursionError) as exc:
+            reason = str(exc) if isinstance(exc, Malformed) else "the body is not JSON"
+            return answer(400, "malformed", reason=reason)
+        if decision.trigger is None:
+            return answer(200, "ignored", reason=decision.reason)
+        is_new = await writer.record((delivery_id, event, decision.action, decision.trigger))
+        if not is_new:
+            return answer(200, "duplicate")
+        on_accepted()
+        return answer(202, "accepted")
+
+    return app

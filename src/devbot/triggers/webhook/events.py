@@ -1,0 +1,242 @@
+"""Decide what a delivery asks for, reading only the fields devbot needs, defensively.
+
+GitHub's payloads vary by event, action and version, and typed parsers reject many real
+ones; so each field is read where it is needed, and a field devbot needs that is missing or
+of the wrong type makes the delivery malformed (400), never a crash. Everything that needs
+the forge (permission, a PR's branch) is left to the durable workflow.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import asdict, dataclass
+from typing import Any, Literal
+
+from devbot.config import Settings
+from devbot.untrusted import clean_untrusted
+from devbot.vcs.forge import Comment, CommentKind, is_devbot_comment, is_devbot_pull_request
+
+HANDLED_EVENTS = frozenset(
+    {"pull_request_review_comment", "pull_request_review", "issue_comment", "issues"}
+)
+
+
+class Malformed(ValueError):
+    """A delivery lacks a field devbot needs, or has it with the wrong type."""
+
+
+@dataclass(frozen=True)
+class Decision:
+    verdict: Literal["accepted", "ignored"]
+    reason: str
+    action: str = ""
+    trigger: dict[str, Any] | None = None
+
+
+def _object(parent: dict[str, Any], key: str) -> dict[str, Any]:
+    value = parent.get(key)
+    if not isinstance(value, dict):
+        raise Malformed(f"field {key!r} must be an object")
+    return value
+
+
+def _integer(parent: dict[str, Any], key: str) -> int:
+    value = parent.get(key)
+    if not isinstance(value, int) or isinstance(value, bool):
+        raise Malformed(f"field {key!r} must be an integer")
+    return value
+
+
+def _text(parent: dict[str, Any], key: str, *, required: bool = False) -> str:
+    value = parent.get(key)
+    if value is None and not required:
+        return ""
+    if not isinstance(value, str):
+        raise Malformed(f"field {key!r} must be a string")
+    return value
+
+
+def _optional_int(parent: dict[str, Any], key: str) -> int | None:
+    value = parent.get(key)
+    return value if isinstance(value, int) and not isinstance(value, bool) else None
+
+
+def _optional_text(parent: dict[str, Any], key: str) -> str | None:
+    value = parent.get(key)
+    return value if isinstance(value, str) else None
+
+
+def is_bot(user: dict[str, Any]) -> bool:
+    login = user.get("login")
+    return user.get("type") == "Bot" or (isinstance(login, str) and login.endswith("[bot]"))
+
+
+def mentions(body: str, mention: str) -> bool:
+    """True when the visible text names `mention` as a word (not inside an HTML comment)."""
+    if not mention:
+        return False
+    pattern = rf"(?<![\w@/.-]){re.escape(mention)}(?![\w-])"
+    return re.search(pattern, clean_untrusted(body), re.IGNORECASE) is not None
+
+
+def _comment(kind: CommentKind, raw: dict[str, Any], **overrides: Any) -> Comment:
+    user = _object(raw, "user")
+    values: dict[str, Any] = {
+        "id": _integer(raw, "id"),
+        "kind": kind,
+        "author": _text(user, "login", required=True),
+        "body": _text(raw, "body"),
+        "created_at": _text(raw, "created_at"),
+        "updated_at": _text(raw, "updated_at") or _text(raw, "created_at"),
+        "path": _optional_text(raw, "path"),
+        "line": _optional_int(raw, "line") or _optional_int(raw, "original_line"),
+        "diff_hunk": _optional_text(raw, "diff_hunk"),
+        "in_reply_to": _optional_int(raw, "in_reply_to_id"),
+        "url": _text(raw, "html_url"),
+        "author_type": _text(user, "type") or "User",
+    }
+    values.update(overrides)
+    return Comment(**values)
+
+
+def _pr_owner(pull: dict[str, Any], settings: Settings) -> bool:
+    head = pull.get("head")
+    ref = head.get("ref") if isinstance(head, dict) else None
+    on_prefix = isinstance(ref, str) and ref.startswith(settings.branch_prefix)
+    return is_devbot_pull_request(_text(pull, "body")) or on_prefix
+
+
+def classify(
+    event: str, payload: Any, settings: Settings, delivery_id: str, received_at: float
+) -> Decision:
+    """What to do with one verified delivery; raises Malformed for an unusable body."""
+    if not isinstance(payload, dict):
+        raise Malformed("the body must be a JSON object")
+    action = payload.get("action")
+    action = action if isinstance(action, str) else ""
+    if event not in HANDLED_EVENTS:
+        return Decision("ignored", f"event {event!r} is not handled", action)
+    sender = _object(payload, "sender")
+    if is_bot(sender):
+        return Decision("ignored", "sent by a bot", action)
+    repository = _object(payload, "repository")
+    base: dict[str, Any] = {
+        "event": event,
+        "action": action,
+        "delivery_id": delivery_id,
+        "received_at": received_at,
+        "repository": _text(repository, "full_name"),
+        "sender": _text(sender, "login", required=True),
+    }
+    if event == "issues":
+        return _issue_event(payload, settings, base)
+    if event == "issue_comment":
+        return _issue_comment(payload, settings, base)
+    return _review_event(event, payload, settings, base)
+
+
+def _feedback(
+    base: dict[str, Any], number: int, comment: Comment, owner: bool | None, mentioned: bool
+) -> dict[str, Any]:
+    return {
+        **base,
+        "kind": "feedback",
+        "number": number,
+        "pr_is_devbots": owner,
+        "mentioned": mentioned,
+        "comment": asdict(comment),
+    }
+
+
+def _own_or_bot(raw: dict[str, Any]) -> str | None:
+    user = raw.get("user")
+    if isinstance(user, dict) and is_bot(user):
+        return "written by a bot"
+    if is_devbot_comment(_text(raw, "body")):
+        return "devbot's own comment"
+    return None
+
+
+def _review_event(
+    event: str, payload: dict[str, Any], settings: Settings, base: dict[str, Any]
+) -> Decision:
+    action = base["action"]
+    pull = _object(payload, "pull_request")
+    number = _integer(pull, "number")
+    if event == "pull_request_review_comment":
+        if action != "created":
+            return Decision("ignored", f"review comment {action or 'without action'}", action)
+        raw = _object(payload, "comment")
+        comment = _comment("review_comment", raw)
+    else:
+        if action != "submitted":
+            return Decision("ignored", f"review {action or 'without action'}", action)
+        raw = _object(payload, "review")
+        state = _text(raw, "state").lower()
+        if not _text(raw, "body").strip() and state != "changes_requested":
+            return Decision("ignored", "review without a body or requested changes", action)
+        submitted = _text(raw, "submitted_at")
+        comment = _comment(
+            "review", raw, review_state=state, created_at=submitted, updated_at=submitted
+        )
+    skip = _own_or_bot(raw)
+    if skip:
+        return Decision("ignored", skip, action)
+    owner = _pr_owner(pull, settings)
+    mentioned = mentions(comment.body, settings.mention)
+    if not owner and not mentioned:
+        return Decision("ignored", "not devbot's pull request and devbot is not mentioned", action)
+    return Decision(
+        "accepted", "feedback", action, _feedback(base, number, comment, owner, mentioned)
+    )
+
+
+def _issue_comment(payload: dict[str, Any], settings: Settings, base: dict[str, Any]) -> Decision:
+    action = base["action"]
+    if action != "created":
+        return Decision("ignored", f"comment {action or 'without action'}", action)
+    issue = _object(payload, "issue")
+    number = _integer(issue, "number")
+    raw = _object(payload, "comment")
+    comment = _comment("issue_comment", raw)
+    skip = _own_or_bot(raw)
+    if skip:
+        return Decision("ignored", skip, action)
+    mentioned = mentions(comment.body, settings.mention)
+    if isinstance(issue.get("pull_request"), dict):
+        owner: bool | None = True if is_devbot_pull_request(_text(issue, "body")) else None
+        if owner is None and mentioned:
+            owner = False
+        trigger = _feedback(base, number, comment, owner, mentioned)
+        return Decision("accepted", "feedback", action, trigger)
+    if not mentioned:
+        return Decision("ignored", "comment on an issue without a mention", action)
+    return Decision("accepted", "issue plan", action, _issue_plan(base, issue, comment))
+
+
+def _issue_event(payload: dict[str, Any], settings: Settings, base: dict[str, Any]) -> Decision:
+    action = base["action"]
+    if action != "labeled":
+        return Decision("ignored", f"issue {action or 'without action'}", action)
+    label = payload.get("label")
+    name = label.get("name") if isinstance(label, dict) else None
+    if not isinstance(name, str) or name.lower() != settings.issue_label.lower():
+        return Decision("ignored", f"label is not {settings.issue_label!r}", action)
+    issue = _object(payload, "issue")
+    if isinstance(issue.get("pull_request"), dict):
+        return Decision("ignored", "the label is on a pull request", action)
+    return Decision("accepted", "issue plan", action, _issue_plan(base, issue, None))
+
+
+def _issue_plan(
+    base: dict[str, Any], issue: dict[str, Any], comment: Comment | None
+) -> dict[str, Any]:
+    return {
+        **base,
+        "kind": "issue_plan",
+        "number": _integer(issue, "number"),
+        "title": _text(issue, "title"),
+        "body": _text(issue, "body"),
+        "updated_at": _text(issue, "updated_at"),
+        "comment": asdict(comment) if comment else None,
+    }

@@ -1,0 +1,173 @@
+"""`devbot serve`: the webhook app under uvicorn, plus the dispatcher that starts workflows.
+
+The HTTP side only stores accepted deliveries; a dispatcher thread, woken by each accepted
+delivery (and every second, for deliveries stored before a crash), starts their durable
+workflows. DBOS runs those workflows and the feedback runs in this process.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import socket
+import threading
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from devbot.config import ConfigError, Settings
+from devbot.redact import redact_logging
+
+SECRET_ENV = "DEVBOT_WEBHOOK_SECRET"
+log = logging.getLogger("devbot.webhook")
+
+
+def webhook_secret(environ: dict[str, str] | None = None) -> bytes:
+    """The secret from the environment; refuses to go on without one (fail closed)."""
+    value = (os.environ if environ is None else environ).get(SECRET_ENV, "")
+    if not value.strip():
+        raise ConfigError(
+            f"{SECRET_ENV} is not set: devbot serve refuses to start without the webhook "
+            "secret (the one configured in GitHub's webhook settings), since it could not "
+            "tell GitHub's deliveries from anyone else's"
+        )
+    return value.encode("utf-8")
+
+
+class Dispatcher:
+    """Starts the workflows of stored deliveries, one pass per wake-up."""
+
+    def __init__(self, work: Callable[[], int], interval_s: float = 1.0) -> None:
+        self.work, self.interval_s = work, interval_s
+        self._wake, self._stop = threading.Event(), threading.Event()
+        self._thread = threading.Thread(target=self._loop, name="devbot-dispatcher", daemon=True)
+
+    def start(self) -> None:
+        self._thread.start()
+
+    def wake(self) -> None:
+        self._wake.set()
+
+    def stop(self) -> None:
+        self._stop.set()
+        self._wake.set()
+        self._thread.join(timeout=10)
+
+    def _loop(self) -> None:
+        while not self._stop.is_set():
+            self._wake.wait(self.interval_s)
+            self._wake.clear()
+            if self._stop.is_set():
+                return
+            try:
+                self.work()
+            except Exception:
+                log.exception("dispatching webhook deliveries failed; retrying")
+
+
+class WebhookServer:
+    """The app on `host:port` (0 = any free port) in a thread, or in the foreground."""
+
+    def __init__(
+        self,
+        repo: Path,
+        settings: Settings,
+        flags: dict[str, Any],
+        secret: bytes,
+        *,
+        host: str = "127.0.0.1",
+        port: int = 8000,
+        dispatch: bool = True,
+    ) -> None:
+        from devbot.runs.webhook_flow import dispatch_pending, inbox_for
+        from devbot.triggers.webhook.app import create_app
+
+        self.repo, self.settings = repo, settings
+        self.inbox = inbox_for(settings, repo)
+        self.dispatcher = Dispatcher(lambda: dispatch_pending(settings, repo, flags))
+        self.dispatch = dispatch
+        wake = self.dispatcher.wake if dispatch else (lambda: None)
+        self.app = create_app(secret=secret, settings=settings, inbox=self.inbox, on_accepted=wake)
+        self.socket = socket.create_server((host, port), reuse_port=False)
+        self.socket.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)  # inherited on accept
+        self.host, self.port = self.socket.getsockname()[:2]
+        self._server: Any = None
+        self._thread: threading.Thread | None = None
+
+    @property
+    def url(self) -> str:
+        return f"http://{self.host}:{self.port}"
+
+    def _uvicorn(self) -> Any:
+        import uvicorn
+
+        config = uvicorn.Config(
+            self.app,
+            log_level="warning",
+            access_log=False,
+            lifespan="off",
+            loop="asyncio",
+            http="h11",
+            timeout_graceful_shutdown=5,
+        )
+        self._server = uvicorn.Server(config)
+        return self._server
+
+    def start(self) -> None:
+        """Serve in a background thread; returns once the server accepts connections."""
+        server = self._uvicorn()
+        if self.dispatch:
+            self.dispatcher.start()
+        self._thread = threading.Thread(
+            target=lambda: server.run(sockets=[self.socket]), name="devbot-webhooks", daemon=True
+        )
+        self._thread.start()
+        started = threading.Event()
+        while not started.wait(0.01):
+            if server.started or not self._thread.is_alive():
+                started.set()
+        if not server.started:
+            raise RuntimeError("the webhook server did not start")
+
+    def stop(self) -> None:
+        if self._server is not None:
+            self._server.should_exit = True
+        if self._thread is not None:
+            self._thread.join(timeout=10)
+        if self.dispatch:
+            self.dispatcher.stop()
+        self.socket.close()
+
+    def serve_forever(self) -> None:
+        """Serve in this thread until Ctrl-C or SIGTERM."""
+        server = self._uvicorn()
+        if self.dispatch:
+            self.dispatcher.start()
+            self.dispatcher.wake()
+        try:
+            server.run(sockets=[self.socket])
+        finally:
+            if self.dispatch:
+                self.dispatcher.stop()
+            self.socket.close()
+
+
+def start_engine(settings: Settings, repo: Path) -> None:
+    """DBOS in this process, serving the run queue and the per-PR feedback queue."""
+    from devbot.runs.engine import launch_engine
+    from devbot.runs.webhook_flow import register_feedback_queue
+
+    launch_engine(settings, repo, serve_queue=True)
+    register_feedback_queue(settings)
+
+
+def serve(
+    repo: Path, settings: Settings, flags: dict[str, Any], host: str, port: int, say: Any
+) -> int:
+    secret = webhook_secret()
+    redact_logging()
+    start_engine(settings, repo)
+    server = WebhookServer(repo, settings, flags, secret, host=host, port=port)
+    say(f"devbot serve: POST {server.url}/webhook, GET {server.url}/healthz (repo {repo})")
+    server.serve_forever()
+    return 0
