@@ -6,4 +6,9 @@ pytest_plugins = [
     "tests.fixtures.model_servers",
     "tests.fixtures.workspace",
     "tests.fixtures.engine",
+    "tests.fixtures.sandbox",
+    "tests.fixtures.github_double",
+    "tests.fixtures.devbot_process",
+    "tests.fixtures.postgres",
+    "tests.fixtures.webhook",
 ]

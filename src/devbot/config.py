@@ -28,8 +28,15 @@ class Settings:
     model: str = "anthropic/claude-sonnet-4-5"
     api_base: str | None = None
     protocol: str = "text"
-    sandbox: str = "local"
+    sandbox: str = "auto"
     test_command: str | None = None
+    setup_command: str | None = None
+    sandbox_image: str = "devbot-sandbox:bookworm"
+    sandbox_network: str = "none"
+    sandbox_memory_mb: int = 2048
+    sandbox_cpus: float = 2.0
+    sandbox_pids: int = 512
+    max_test_rounds: int = 3
     plan_dirs: tuple[str, ...] = ("ai-plans",)
     database_url: str | None = None
     base_branch: str | None = None
@@ -44,6 +51,22 @@ class Settings:
     model_timeout_s: float = 120.0
     model_retries: int = 4
     extra_env_names: tuple[str, ...] = field(default=())
+    workers: str = "local"
+    worker_concurrency: int = 4
+    repo_concurrency: int = 1
+    worker_timeout_s: float = 20.0
+    stall_timeout_s: float = 900.0
+    queue_poll_s: float = 0.2
+    github_api_url: str = "https://api.github.com"
+    github_repo: str | None = None
+    github_app_id: str | None = None
+    github_draft: bool = False
+    github_timeout_s: float = 30.0
+    github_retries: int = 4
+    mention: str = "@devbot"
+    issue_label: str = "devbot"
+    allow_workflow_changes: bool = False
+    feedback_debounce_s: float = 3.0
 
     def state_dir(self, repo: Path) -> Path:
         return repo / STATE_DIR
@@ -72,6 +95,8 @@ def _coerce(key: str, value: Any, origin: str) -> Any:
             if isinstance(value, list) and all(isinstance(v, str) for v in value):
                 return tuple(value)
             raise TypeError("expected a list of strings")
+        if isinstance(default, bool):
+            return _boolean(value)
         if isinstance(value, bool):
             raise TypeError("expected a number or a string, not true/false")
         if isinstance(default, int):
@@ -85,6 +110,17 @@ def _coerce(key: str, value: Any, origin: str) -> Any:
         return None if value == "" and default is None else value
     except (TypeError, ValueError) as exc:
         raise ConfigError(f"{origin}: {key} = {value!r}: {exc}") from None
+
+
+def _boolean(value: Any) -> bool:
+    if isinstance(value, bool):
+        return value
+    if isinstance(value, str) and value.strip().lower() in _BOOLEANS:
+        return _BOOLEANS[value.strip().lower()]
+    raise TypeError("expected true or false")
+
+
+_BOOLEANS = {"true": True, "1": True, "yes": True, "false": False, "0": False, "no": False}
 
 
 def read_toml(path: Path) -> dict[str, Any]:
@@ -137,16 +173,49 @@ def load_settings(
 def _validate(settings: Settings) -> None:
     if settings.protocol not in ("text", "tools"):
         raise ConfigError(f"protocol = {settings.protocol!r}: choose 'text' or 'tools'")
-    if settings.sandbox not in ("local", "bwrap", "docker"):
-        raise ConfigError(f"sandbox = {settings.sandbox!r}: choose 'docker', 'bwrap' or 'local'")
+    _validate_sandbox(settings)
     if "/" not in settings.model:
         raise ConfigError(
             f"model = {settings.model!r}: write provider/model, e.g. anthropic/claude-sonnet-4-5,"
             " openai/gpt-5 or scripted/path/to/replies.yaml"
         )
-    for key in ("max_steps", "max_format_errors", "max_plan_bytes"):
+    if settings.workers not in ("local", "external"):
+        raise ConfigError(f"workers = {settings.workers!r}: choose 'local' or 'external'")
+    for key in (
+        "max_steps",
+        "max_format_errors",
+        "max_plan_bytes",
+        "worker_concurrency",
+        "repo_concurrency",
+    ):
         if getattr(settings, key) < 1:
             raise ConfigError(f"{key} must be at least 1")
-    for key in ("max_usd", "max_wall_s", "command_timeout_s", "model_timeout_s"):
+    for key in (
+        "max_usd",
+        "max_wall_s",
+        "command_timeout_s",
+        "model_timeout_s",
+        "github_timeout_s",
+        "worker_timeout_s",
+        "stall_timeout_s",
+        "queue_poll_s",
+    ):
         if getattr(settings, key) <= 0:
             raise ConfigError(f"{key} must be positive")
+
+
+def _validate_sandbox(settings: Settings) -> None:
+    if settings.sandbox not in ("auto", "docker", "bwrap", "local"):
+        raise ConfigError(
+            f"sandbox = {settings.sandbox!r}: choose 'auto', 'docker', 'bwrap' or 'local'"
+        )
+    if settings.sandbox_network not in ("none", "setup", "all"):
+        raise ConfigError(
+            f"sandbox_network = {settings.sandbox_network!r}: choose 'none', 'setup' or 'all'"
+        )
+    if settings.max_test_rounds < 0:
+        raise ConfigError("max_test_rounds must be 0 or more")
+    if settings.sandbox_memory_mb < 64 or settings.sandbox_pids < 16:
+        raise ConfigError("sandbox_memory_mb must be at least 64 and sandbox_pids at least 16")
+    if settings.sandbox_cpus <= 0:
+        raise ConfigError("sandbox_cpus must be positive")

@@ -136,6 +136,7 @@ def test_failing_test_command_marks_the_run_failed_and_reports_the_output(
     record = plan_runner.run(
         [{"text": HELLO}],
         frontmatter={"title": "Task", "test_command": "echo boom-output; exit 3"},
+        max_test_rounds="0",
     )
 
     assert record.status == "failed"
@@ -150,7 +151,7 @@ def test_passing_test_command_is_in_the_testing_notes(plan_runner: PlanRunner) -
 
     assert record.status == "completed"
     _, body = _report(plan_runner, "devbot/task", record.report_path)
-    assert "`test -f hello.txt` passed" in body
+    assert "`test -f hello.txt` (from the settings) passed" in body
 
 
 def test_a_second_run_of_the_same_plan_continues_its_branch_and_updates_its_pr(

@@ -65,7 +65,11 @@ class _Run:
 
 
 class Agent:
-    """Drives one model through one protocol over one workspace, within `limits`."""
+    """Drives one model through one protocol over one workspace, within `limits`.
+
+    `review_finish`, when given, is asked before a finish is accepted (the verifier runs the
+    tests there); a text it returns is the finish's failed result and the loop goes on.
+    """
 
     def __init__(
         self,
@@ -80,6 +84,7 @@ class Agent:
         on_event: Callable[[dict[str, Any]], None] | None = None,
         should_stop: Callable[[], bool] | None = None,
         clock: Callable[[], float] = time.monotonic,
+        review_finish: Callable[[], str | None] | None = None,
     ) -> None:
         self.model, self.protocol, self.workspace, self.sandbox = (
             model,
@@ -94,6 +99,7 @@ class Agent:
             should_stop,
             clock,
         )
+        self.review_finish = review_finish
 
     def run(self, task: Task, *, started_at: float | None = None) -> AgentResult:
         """Work on `task` until done or stopped; `started_at` (clock time) lets a resumed
@@ -153,9 +159,14 @@ class Agent:
             if isinstance(finish, Finish):
                 if all(observation.ok for observation in observations):
                     run.summary = finish.summary
-                    return ExitStatus.SUBMITTED, "the agent finished the task"
-                refused = render("devbot.agent", "finish_refused.txt").strip()
-                observations.append(Observation(ok=False, output=refused))
+                    objection = self.review_finish() if self.review_finish else None
+                    if objection is None:
+                        return ExitStatus.SUBMITTED, "the agent finished the task"
+                    self._event(run, "review", objection)
+                    observations.append(Observation(ok=False, output=objection))
+                else:
+                    refused = render("devbot.agent", "finish_refused.txt").strip()
+                    observations.append(Observation(ok=False, output=refused))
             run.add(self.protocol.observation_messages(parsed, observations), run.steps)
 
     def _ask(self, run: _Run, name: str, messages: list[Message]) -> ModelReply:
@@ -163,7 +174,6 @@ class Agent:
         tools = self.protocol.tool_specs()
 
         def call() -> dict[str, Any]:
-            run.model_calls += 1
             try:
                 return {"reply": self.model.complete(messages, tools).to_dict()}
             except ModelError as exc:
@@ -171,6 +181,7 @@ class Agent:
                 return {"error": error}
 
         outcome = self.record(name, call)
+        run.model_calls += 1  # counted from the record, so a resumed run counts replayed calls
         if "error" in outcome:
             error = outcome["error"]
             raise ModelError(error["message"], kind=error["kind"], retryable=error["retryable"])

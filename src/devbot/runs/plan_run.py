@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import datetime as dt
 import hashlib
+import re
 import shutil
 import time
 from dataclasses import asdict
@@ -29,14 +30,16 @@ from devbot.plans.report import Status, render_report
 from devbot.runs import progress
 from devbot.runs.report_builder import RunFacts, build_report
 from devbot.runs.state import forge_for, store_for
+from devbot.runs.verify import Verification, testing_notes, tests_failure
 from devbot.runs.worktree import check_out
-from devbot.sandbox import make_sandbox
+from devbot.sandbox import build_sandbox, choose_backend
 from devbot.tools.files import Workspace
 from devbot.vcs.git import Change, Git, GitError
 
 T = TypeVar("T")
 
 WORKTREES_DIR = "worktrees"
+_CLOSES = re.compile(r"(?:Closes|Fixes|Resolves) #\d+")
 
 
 def _step(name: str, fn: Any) -> Any:
@@ -61,13 +64,34 @@ def make_request(
     }
 
 
-@DBOS.workflow(name="devbot.plan_run")
+MAX_RECOVERY_ATTEMPTS = 20
+
+
+class WorkspaceLost(RuntimeError):
+    """The run's worktree is gone although recorded steps already changed it."""
+
+
+def failure_reason(exc: Exception) -> str:
+    """What to tell the user when a run cannot go on; recorded-state mismatches say so."""
+    from dbos._error import DBOSUnexpectedStepError
+
+    if isinstance(exc, DBOSUnexpectedStepError):
+        return (
+            "this run's recorded steps do not fit this version of devbot "
+            f"({exc}); start it again with `devbot runs retry`"
+        )
+    if isinstance(exc, WorkspaceLost):
+        return str(exc)
+    return f"internal error: {type(exc).__name__}: {exc}"
+
+
+@DBOS.workflow(name="devbot.plan_run", max_recovery_attempts=MAX_RECOVERY_ATTEMPTS)
 def plan_run_workflow(request: dict[str, Any]) -> dict[str, Any]:
     try:
         return PlanRun(request).execute()
     except Exception as exc:  # the run record must never stay "running" after a crash of ours
         settings = Settings(**request["settings"])
-        message = f"internal error: {type(exc).__name__}: {exc}"
+        message = failure_reason(exc)
         store_for(settings, Path(request["repo"])).update(
             request["run_id"], status="failed", message=message, finished_at=time.time()
         )
@@ -96,11 +120,21 @@ class PlanRun:
     def execute(self) -> dict[str, Any]:
         self.store.update(self.run_id, status="running")
         prepared: dict[str, Any] = _step("prepare_workspace", self._do_prepare)
+        if not self.worktree.is_dir():
+            raise WorkspaceLost(
+                f"the run's worktree {self.worktree} is gone on this machine; every worker "
+                "must see the repository at the same shared path"
+            )
         self.say(f"branch {prepared['branch']} from {prepared['base_branch']} in {self.worktree}")
 
-        result = self._run_agent()
-        tests: dict[str, Any] = _step("verify", self._do_verify)
+        verification = self._verification()
+        result = self._run_agent(verification)
+        cancelled = str(result.exit_status) == "cancelled" or self._cancel_requested()
+        submitted = str(result.exit_status) == "submitted"
+        tests = verification.final(submitted, run_tests=not cancelled)
         status, reason = self._judge(result, tests)
+        if cancelled:
+            status, reason = "cancelled", "cancelled on request (devbot runs cancel)"
 
         _step("commit_work", lambda: self._do_commit_work(result))
         head_sha: str = _step(
@@ -126,7 +160,18 @@ class PlanRun:
         self.say(f"run {final_status}: {message}")
         return {"status": final_status, "message": message, "head_sha": head_sha, **outcome}
 
-    def _run_agent(self) -> AgentResult:
+    def _verification(self) -> Verification:
+        """The sandbox (backend chosen once, recorded) and the run's tests; runs setup."""
+        backend: str = _step("choose_sandbox", lambda: choose_backend(self.settings).backend)
+        sandbox = build_sandbox(self.settings, backend)
+        self.say(f"sandbox: {backend}")
+        verification = Verification(
+            self.settings, self.plan.test_command, self.worktree, sandbox, _step, self.say
+        )
+        verification.run_setup()
+        return verification
+
+    def _run_agent(self, verification: Verification) -> AgentResult:
         settings = self.settings
         seq = iter(range(1_000_000))
 
@@ -138,7 +183,7 @@ class PlanRun:
             make_model(settings),
             get_protocol(settings.protocol),
             Workspace(self.worktree),
-            make_sandbox(settings),
+            verification.sandbox,
             Limits(
                 max_steps=settings.max_steps,
                 max_usd=settings.max_usd,
@@ -148,7 +193,9 @@ class PlanRun:
             command_timeout_s=settings.command_timeout_s,
             record=_step,
             on_event=on_event,
+            should_stop=self._cancel_requested,
             clock=time.time,
+            review_finish=verification.review_finish,
         )
         task = Task(title=self.plan.title, body=self.plan.body, context=self._context())
         result = agent.run(task, started_at=self.started_at)
@@ -163,6 +210,10 @@ class PlanRun:
         )
         return result
 
+    def _cancel_requested(self) -> bool:
+        """A recorded check, so a resumed run replays the same answer at the same point."""
+        return bool(_step("cancel_check", lambda: self.store.cancel_requested(self.run_id)))
+
     def _context(self) -> str:
         listing = Workspace(self.worktree).list_files(".").output.splitlines()
         shown = [line for line in listing if line.strip()][:40]
@@ -170,18 +221,17 @@ class PlanRun:
         suffix = f"\n(+{more} more)" if more > 0 else ""
         return "Files in the repository:\n" + "\n".join(shown) + suffix
 
-    def _test_command(self) -> str | None:
-        return self.plan.test_command or self.settings.test_command
-
     def _judge(self, result: AgentResult, tests: dict[str, Any]) -> tuple[Status, str]:
         if str(result.exit_status) != "submitted":
             return "failed", f"{result.exit_status}: {result.message}"
-        if tests.get("exit_code", 0) != 0:
-            return "failed", f"tests failed: `{tests['command']}` exited {tests['exit_code']}"
+        failure = tests_failure(tests)
+        if failure is not None:
+            return "failed", failure
         return "completed", result.message or "the agent finished the plan"
 
     def _do_prepare(self) -> dict[str, Any]:
         settings = self.settings
+        _repair_interrupted_worktree(self.repo, self.worktree)
         previous = self.store.previous_run_for_plan(str(self.repo), self.plan_rel, self.run_id)
         checkout = check_out(
             self.repo,
@@ -214,21 +264,6 @@ class PlanRun:
             "base_sha": checkout.base_sha,
             "report_path": report_rel,
             "date": today.isoformat(),
-        }
-
-    def _do_verify(self) -> dict[str, Any]:
-        command = self._test_command()
-        if not command:
-            return {"command": None}
-        self.say(f"running tests: {command}")
-        outcome = make_sandbox(self.settings).run(
-            command, self.worktree, self.settings.command_timeout_s
-        )
-        return {
-            "command": command,
-            "exit_code": outcome.exit_code,
-            "timed_out": outcome.timed_out,
-            "output": outcome.output[-4000:],
         }
 
     def _commit_message(self, result: AgentResult) -> str:
@@ -271,7 +306,7 @@ class PlanRun:
             exit_message=reason,
             model=self.settings.model,
             protocol=self.settings.protocol,
-            sandbox=self.settings.sandbox,
+            sandbox=tests.get("sandbox", self.settings.sandbox),
             steps=result.steps,
             model_calls=result.model_calls,
             prompt_tokens=result.prompt_tokens,
@@ -279,7 +314,7 @@ class PlanRun:
             cost_usd=result.cost_usd,
             branch=prepared["branch"],
             base_branch=prepared["base_branch"],
-            testing_notes=_testing_notes(tests, self.settings.sandbox),
+            testing_notes=testing_notes(tests),
         )
         report_file = self.worktree / report_rel
         report_file.parent.mkdir(parents=True, exist_ok=True)
@@ -293,7 +328,8 @@ class PlanRun:
         git = Git(self.repo)
         branch = prepared["branch"]
         try:
-            git.push(self.settings.remote, head_sha, branch)
+            if _remote_sha(git, self.settings.remote, branch) != head_sha:
+                git.push(self.settings.remote, head_sha, branch)
         except GitError as exc:
             return {
                 "pushed": False,
@@ -304,7 +340,7 @@ class PlanRun:
         report_text = (self.worktree / prepared["report_path"]).read_text(encoding="utf-8")
         pr = forge_for(self.settings, self.repo).open_or_update_pull_request(
             title=title,
-            body=_pr_body(report_text, reason),
+            body=_pr_body(report_text, reason) + _closing_refs(self.plan.body),
             head=branch,
             base=prepared["base_branch"],
         )
@@ -319,16 +355,32 @@ class PlanRun:
                 shutil.rmtree(self.worktree, ignore_errors=True)
 
 
-def _testing_notes(tests: dict[str, Any], sandbox: str) -> tuple[str, ...]:
-    if not tests.get("command"):
-        return ("No test command was configured or detected: no test ran.",)
-    verdict = "passed" if tests["exit_code"] == 0 else f"failed (exit {tests['exit_code']})"
-    notes = [f"`{tests['command']}` {verdict} in the `{sandbox}` sandbox."]
-    if tests.get("timed_out"):
-        notes.append("The test command timed out.")
-    if tests["exit_code"] != 0:
-        notes.append("Output (tail):\n\n```\n" + tests["output"].strip() + "\n```")
-    return tuple(notes)
+def _repair_interrupted_worktree(repo: Path, worktree: Path) -> None:
+    """Before the first step runs again: drop a worktree whose creation was cut short, and
+    undo a half-done checkout. No agent step ran yet, so nothing of value is lost."""
+    if not worktree.exists():
+        return
+    try:
+        Git(worktree).run("rev-parse", "--verify", "HEAD")
+    except GitError:
+        shutil.rmtree(worktree, ignore_errors=True)
+        Git(repo).run("worktree", "prune")
+        return
+    Git(worktree).run("reset", "--hard", "--quiet", "HEAD")
+
+
+def _remote_sha(git: Git, remote: str, branch: str) -> str | None:
+    """The sha `branch` has on `remote` now (None when absent or no such remote)."""
+    if remote not in git.run("remote").split():
+        return None
+    listed = git.run("ls-remote", "--heads", remote, f"refs/heads/{branch}").split()
+    return listed[0] if listed else None
+
+
+def _closing_refs(plan_body: str) -> str:
+    """`Closes #N` lines of the plan (issue plans from webhooks), so the PR closes the issue."""
+    refs = [line.strip() for line in plan_body.splitlines() if _CLOSES.fullmatch(line.strip())]
+    return "".join(f"{ref}\n" for ref in refs)
 
 
 def _pr_body(report_text: str, reason: str) -> str:

@@ -8,6 +8,8 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
+from devbot.redact import redact
+
 Listener = Callable[[str, str], None]
 
 _listeners: list[Listener] = []
@@ -20,5 +22,7 @@ def subscribe(listener: Listener) -> Callable[[], None]:
 
 
 def emit(run_id: str, line: str) -> None:
+    """Send `line`, with secrets redacted, to every listener."""
+    line = redact(line)
     for listener in list(_listeners):
         listener(run_id, line)

@@ -14,7 +14,7 @@ from typing import Any
 from devbot.config import Settings
 from devbot.llm import make_model
 from devbot.plans.plan import load_plan
-from devbot.runs.engine import launch_engine
+from devbot.runs.engine import ensure_engine
 from devbot.runs.store import RunRecord
 from devbot.vcs.git import Git
 
@@ -36,18 +36,24 @@ def repo_root(path: Path) -> Path:
 
 
 def submit_plan(
-    repo: Path, plan_path: Path, settings: Settings, *, only_if_new: bool = False
+    repo: Path,
+    plan_path: Path,
+    settings: Settings,
+    *,
+    only_if_new: bool = False,
+    via_queue: bool | None = None,
 ) -> Submission:
     """Validate the plan and the model setting, then start the run.
+
+    `via_queue`: put the run on the run queue for a worker (default: when
+    `workers = "external"`); otherwise this process runs it at once.
 
     Raises PlanError for a malformed plan and ConfigError for an unusable model setting.
 
     With `only_if_new` (the watcher), a plan whose exact content already has a run is not
     run again, so restarts and duplicate events never repeat work.
     """
-    from dbos import DBOS, SetWorkflowID
-
-    from devbot.runs.plan_run import make_request, plan_run_workflow, plan_sha
+    from devbot.runs.plan_run import plan_sha
     from devbot.runs.state import store_for
 
     repo = repo_root(repo)
@@ -61,22 +67,59 @@ def submit_plan(
         if earlier is not None:
             return Submission(earlier, is_new=False)
 
-    run_id = new_run_id(plan.slug)
+    if via_queue is None:
+        via_queue = settings.workers == "external"
+    record = start_plan_run(repo, plan_rel, plan.text, plan.slug, plan.title, settings, via_queue)
+    return Submission(record, is_new=True)
+
+
+def start_plan_run(
+    repo: Path,
+    plan_rel: str,
+    plan_text: str,
+    slug: str,
+    title: str,
+    settings: Settings,
+    via_queue: bool,
+) -> RunRecord:
+    """Record a new run and start its workflow here, or enqueue it for a worker."""
+    from dbos import DBOS, SetEnqueueOptions, SetWorkflowID
+
+    from devbot.runs.engine import register_queue
+    from devbot.runs.plan_run import make_request, plan_run_workflow, plan_sha
+    from devbot.runs.state import store_for
+
+    store = store_for(settings, repo)
+    run_id = new_run_id(slug)
     record = RunRecord(
-        id=run_id, kind="plan", repo=str(repo), plan_path=plan_rel, plan_sha=sha, title=plan.title
+        id=run_id,
+        kind="plan",
+        repo=str(repo),
+        plan_path=plan_rel,
+        plan_sha=plan_sha(plan_text),
+        title=title,
     )
     store.create(record)
-    launch_engine(settings, repo)
+    ensure_engine(settings, repo)
+    request = make_request(run_id, repo, plan_rel, plan_text, settings)
     with SetWorkflowID(run_id):
-        DBOS.start_workflow(
-            plan_run_workflow, make_request(run_id, repo, plan_rel, plan.text, settings)
-        )
-    return Submission(store.get(run_id), is_new=True)
+        if via_queue:
+            with SetEnqueueOptions(queue_partition_key=str(repo)):
+                register_queue(settings, update=False).enqueue(plan_run_workflow, request)
+        else:
+            DBOS.start_workflow(plan_run_workflow, request)
+    return store.get(run_id)
 
 
 def wait_for(run_id: str) -> dict[str, Any]:
-    """Block until the run's workflow ends; its result dict (status, message, pr_url...)."""
+    """Block until the run's workflow ends; its result dict (status, message, pr_url...),
+    or just its status when it ended without one (stopped, given up)."""
     from dbos import DBOS
 
-    result: dict[str, Any] = DBOS.retrieve_workflow(run_id).get_result(polling_interval_sec=0.05)
+    try:
+        result: dict[str, Any] = DBOS.retrieve_workflow(run_id).get_result(
+            polling_interval_sec=0.05
+        )
+    except Exception as exc:  # cancelled by the supervisor, dead-lettered, ...
+        return {"status": "failed", "message": str(exc)}
     return result

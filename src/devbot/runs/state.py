@@ -11,6 +11,7 @@ from pathlib import Path
 
 from devbot.config import STATE_DIR, Settings
 from devbot.runs.store import RunStore
+from devbot.tools.files import TEMPORARY_FILES
 from devbot.vcs.forge import Forge, LocalForge
 
 
@@ -21,14 +22,16 @@ def runs_database_url(settings: Settings, repo: Path) -> str:
 
 
 def ensure_state_dir(settings: Settings, repo: Path) -> Path:
-    """Create `.devbot/` and keep it out of git without touching tracked files."""
+    """Create `.devbot/` and keep it, and the file tools' half-written temporary files (left
+    by a crash mid-write), out of git without touching tracked files."""
     state = settings.state_dir(repo)
     state.mkdir(parents=True, exist_ok=True)
     exclude = repo / ".git" / "info" / "exclude"
     if exclude.parent.is_dir():
         lines = exclude.read_text(encoding="utf-8").splitlines() if exclude.exists() else []
-        if f"/{STATE_DIR}/" not in lines:
-            exclude.write_text("\n".join([*lines, f"/{STATE_DIR}/"]) + "\n", encoding="utf-8")
+        missing = [p for p in (f"/{STATE_DIR}/", TEMPORARY_FILES) if p not in lines]
+        if missing:
+            exclude.write_text("\n".join([*lines, *missing]) + "\n", encoding="utf-8")
     return state
 
 
@@ -44,6 +47,12 @@ def store_for(settings: Settings, repo: Path) -> RunStore:
 
 
 def forge_for(settings: Settings, repo: Path) -> Forge:
+    """GitHub when a token or App is configured and the repository resolves, else local."""
+    from devbot.vcs.github.factory import github_forge_for
+
+    github = github_forge_for(settings, repo)
+    if github is not None:
+        return github
     return LocalForge(ensure_state_dir(settings, repo) / "local_forge.sqlite")
 
 

@@ -52,6 +52,13 @@ events_table = sa.Table(
     sa.Column("event", sa.Text, nullable=False),
 )
 
+cancel_requests_table = sa.Table(
+    "devbot_cancel_requests",
+    _metadata,
+    sa.Column("run_id", sa.String(80), primary_key=True),
+    sa.Column("requested_at", sa.Float, nullable=False),
+)
+
 ACTIVE_STATUSES = ("queued", "running")
 
 
@@ -95,8 +102,8 @@ class RunStore:
     """Reads and writes run records; every write is idempotent so replayed steps are harmless."""
 
     def __init__(self, url: str) -> None:
-        self.engine = sa.create_engine(url)
-        _metadata.create_all(self.engine)
+        self.engine = sa.create_engine(_with_driver(url))
+        create_tables(_metadata, self.engine)
 
     def close(self) -> None:
         self.engine.dispose()
@@ -175,6 +182,32 @@ class RunStore:
             row = conn.execute(query).first()
         return None if row is None else RunRecord(**dict(row._mapping))
 
+    def active(self) -> list[RunRecord]:
+        """Runs not finished yet (queued or running), of every repository in this database."""
+        query = sa.select(runs_table).where(runs_table.c.status.in_(ACTIVE_STATUSES))
+        with self._tx() as conn:
+            return [RunRecord(**dict(row._mapping)) for row in conn.execute(query)]
+
+    def request_cancel(self, run_id: str) -> None:
+        """Ask the run to stop at its next step boundary; asking twice changes nothing."""
+        with self._tx() as conn:
+            exists = conn.execute(
+                sa.select(cancel_requests_table.c.run_id).where(
+                    cancel_requests_table.c.run_id == run_id
+                )
+            ).first()
+            if exists is None:
+                conn.execute(
+                    cancel_requests_table.insert().values(run_id=run_id, requested_at=time.time())
+                )
+
+    def cancel_requested(self, run_id: str) -> bool:
+        query = sa.select(cancel_requests_table.c.run_id).where(
+            cancel_requests_table.c.run_id == run_id
+        )
+        with self._tx() as conn:
+            return conn.execute(query).first() is not None
+
     def add_event(self, run_id: str, seq: int, event: dict[str, Any]) -> None:
         """Store trajectory event `seq`; a replayed event with the same seq replaces itself."""
         payload = json.dumps(event, ensure_ascii=False, default=str)
@@ -198,3 +231,23 @@ class RunStore:
 
 def _as_row(record: RunRecord) -> dict[str, Any]:
     return {name: getattr(record, name) for name in _RECORD_FIELDS}
+
+
+def _with_driver(url: str) -> str:
+    """`postgresql://...` as DBOS takes it, spelled with the psycopg (3) driver DBOS uses."""
+    parsed = sa.make_url(url)
+    if parsed.drivername in ("postgresql", "postgres"):
+        parsed = parsed.set(drivername="postgresql+psycopg")
+    return parsed.render_as_string(hide_password=False)
+
+
+def create_tables(metadata: sa.MetaData, engine: sa.Engine) -> None:
+    """Create missing tables; several workers starting at once may race to create them."""
+    for attempt in range(5):
+        try:
+            metadata.create_all(engine)
+            return
+        except (sa.exc.ProgrammingError, sa.exc.IntegrityError):
+            if attempt == 4:
+                raise
+            time.sleep(0.1 * (attempt + 1))

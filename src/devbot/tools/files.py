@@ -34,6 +34,9 @@ GIT_TIMEOUT_S = 60.0
 P = ParamSpec("P")
 
 
+TEMPORARY_FILES = ".devbot-*.tmp"
+"""Name pattern of half-written files; a crash mid-write can leave one behind."""
+
 @dataclass(frozen=True)
 class ToolResult:
     ok: bool
@@ -262,7 +265,7 @@ class Workspace:
                 _say("write_unencodable.txt", path=shown, encoding=encoding, chars=repr(chars))
             ) from None
         target.parent.mkdir(parents=True, exist_ok=True)
-        temporary = target.parent / f".devbot-{uuid.uuid4().hex}.tmp"
+        temporary = target.parent / TEMPORARY_FILES.replace("*", uuid.uuid4().hex)
         descriptor = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666)
         try:
             with os.fdopen(descriptor, "wb") as handle:

@@ -19,6 +19,7 @@ _SETTING_FLAGS = {
     "api_base": "base URL of an OpenAI-compatible server (Ollama, vLLM, llama.cpp)",
     "protocol": "action protocol: text (default) or tools",
     "test_command": "command that runs the repository's tests",
+    "sandbox": "where commands and tests run: auto (default), docker, bwrap or local",
     "base_branch": "branch the work starts from (default: the remote's default branch)",
     "max_steps": "most agent steps per run",
     "max_usd": "most USD spent on the model per run",
@@ -55,6 +56,12 @@ def build_parser() -> argparse.ArgumentParser:
     watch.add_argument("--dirs", default=None, help="comma-separated plan folders")
     _add_setting_flags(watch)
 
+    serve = sub.add_parser("serve", help="answer GitHub webhooks (review feedback, issues)")
+    serve.add_argument("--repo", type=Path, default=Path("."))
+    serve.add_argument("--host", default="127.0.0.1")
+    serve.add_argument("--port", type=int, default=8000)
+    _add_setting_flags(serve)
+
     demo = sub.add_parser("demo", help="create a demo repository and run the hello plan")
     demo.add_argument("--dir", type=Path, default=None)
 
@@ -63,7 +70,38 @@ def build_parser() -> argparse.ArgumentParser:
     runs_sub = runs.add_subparsers(dest="runs_command")
     show = runs_sub.add_parser("show", help="print a run and its trajectory")
     show.add_argument("run_id")
+    for name, help_text in (
+        ("resume", "continue a stopped run from its last recorded step, and wait for it"),
+        ("cancel", "stop a run at its next step boundary (its report says cancelled)"),
+        ("retry", "start a new run of the same plan, and wait for it"),
+    ):
+        operation = runs_sub.add_parser(name, help=help_text)
+        operation.add_argument("run_id")
+        operation.add_argument("--repo", type=Path, default=argparse.SUPPRESS)
+        if name != "cancel":
+            operation.add_argument(
+                "--no-wait", action="store_true", help="return once the run is queued"
+            )
+
+    worker = sub.add_parser("worker", help="take runs from the run queue until stopped")
+    worker.add_argument("--repo", type=Path, default=Path("."))
+    _add_sandbox_parser(sub)
     return parser
+
+
+def _add_sandbox_parser(sub: Any) -> None:
+    box = sub.add_parser("sandbox", help="check, use or build the sandbox commands run in")
+    box_sub = box.add_subparsers(dest="sandbox_command", required=True)
+    check = box_sub.add_parser("check", help="name the backend and prove each isolation promise")
+    run = box_sub.add_parser("exec", help="run one command in the sandbox as the agent would")
+    run.add_argument("argv", nargs=argparse.REMAINDER, help="-- COMMAND [ARG ...]")
+    image = box_sub.add_parser("build-image", help="build the docker backend's image")
+    image.add_argument("--dockerfile", type=Path, default=None, help="build from this Dockerfile")
+    image.add_argument("--tag", default=None, help="image name (default: sandbox_image)")
+    image.add_argument("--mirror", default=None, help="Debian mirror for debootstrap")
+    for parser in (check, run, image):
+        parser.add_argument("--repo", type=Path, default=Path("."))
+        parser.add_argument("--sandbox", default=None, help=_SETTING_FLAGS["sandbox"])
 
 
 def main(argv: Sequence[str] | None = None) -> int:

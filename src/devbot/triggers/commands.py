@@ -12,11 +12,18 @@ from typing import Any
 
 from devbot.config import CONFIG_FILE, ConfigError, Settings, load_settings
 from devbot.plans.plan import PlanError, plan_filename
+from devbot.runs.control import RunStateError
 from devbot.runs.store import RunNotFound, RunRecord
 from devbot.templating import render
 from devbot.vcs.git import GitError
 
-USER_ERRORS: tuple[type[Exception], ...] = (ConfigError, PlanError, GitError, RunNotFound)
+USER_ERRORS: tuple[type[Exception], ...] = (
+    ConfigError,
+    PlanError,
+    GitError,
+    RunNotFound,
+    RunStateError,
+)
 
 
 class Console:
@@ -124,6 +131,19 @@ def cmd_watch(args: argparse.Namespace, flags: dict[str, Any]) -> int:
     return 0
 
 
+def cmd_serve(args: argparse.Namespace, flags: dict[str, Any]) -> int:
+    """Settings come from the base branch's devbot.toml, as in every webhook-started run."""
+    from devbot.runs.base_config import settings_from_branch
+    from devbot.triggers.webhook.server import serve, webhook_secret
+
+    webhook_secret()
+    repo = _repo(args.repo)
+    settings = load_settings(repo, flags)
+    settings = settings_from_branch(repo, settings.base_branch, flags, remote=settings.remote)
+    passed = {key: value for key, value in flags.items() if value is not None}
+    return serve(repo, settings, passed, args.host, args.port, Console().say)
+
+
 def cmd_demo(args: argparse.Namespace, flags: dict[str, Any]) -> int:
     from devbot.triggers.demo import run_demo
 
@@ -134,6 +154,11 @@ def cmd_runs(args: argparse.Namespace, flags: dict[str, Any]) -> int:
     from devbot.runs.state import store_for
 
     repo = _repo(args.repo)
+    if args.runs_command in ("resume", "cancel", "retry"):
+        from devbot.triggers.operate import operate
+
+        wait = not getattr(args, "no_wait", False)
+        return operate(args.runs_command, args.run_id, repo, flags, wait)
     store = store_for(load_settings(repo), repo)
     if args.runs_command == "show":
         record = store.get(args.run_id)
@@ -158,3 +183,17 @@ def cmd_runs(args: argparse.Namespace, flags: dict[str, Any]) -> int:
             f"  {r.branch or '-'} / {r.plan_path}"
         )
     return 0
+
+
+def cmd_worker(args: argparse.Namespace, flags: dict[str, Any]) -> int:
+    from devbot.triggers.worker import run_worker
+
+    repo = _repo(args.repo)
+    run_worker(repo, load_settings(repo, flags), Console())
+    return 0
+
+
+def cmd_sandbox(args: argparse.Namespace, flags: dict[str, Any]) -> int:
+    from devbot.triggers.sandbox_cmd import run_sandbox_command
+
+    return run_sandbox_command(args, flags)

@@ -22,9 +22,12 @@ def handle_plan(repo: Path, plan: Path, settings: Settings, console: Console) ->
 
     unsubscribe = progress.subscribe(console.progress)
     try:
-        submission = submit_plan(repo, plan, settings, only_if_new=True)
+        submission = submit_plan(repo, plan, settings, only_if_new=True, via_queue=True)
         if not submission.is_new:
             console.say(f"skip {plan.name}: already handled by run {submission.record.id}")
+            return
+        if settings.workers == "external":
+            console.say(f"run {submission.record.id} queued for a worker")
             return
         console.say(f"run {submission.record.id} started for {submission.record.plan_path}")
         wait_for(submission.record.id)
@@ -41,12 +44,13 @@ def watch(
 ) -> None:
     """Watch until Ctrl-C or `stop` is set; recovers pending runs of this repo at start.
 
-    Plans found at start are queued like new ones, so runs never overlap.
+    Plans found at start are queued like new ones. With `workers = "local"` this process is
+    the worker and runs them one at a time; with `"external"` it only enqueues them.
     """
     from devbot.runs.engine import launch_engine, shutdown_engine
     from devbot.triggers.watcher import PlanWatcher
 
-    launch_engine(settings, repo)
+    launch_engine(settings, repo, serve_queue=settings.workers == "local")
     watcher = PlanWatcher(
         repo, settings.plan_dirs, lambda plan: handle_plan(repo, plan, settings, console)
     )

@@ -10,7 +10,7 @@ from collections.abc import Iterator
 from contextlib import closing, contextmanager
 from dataclasses import dataclass, replace
 from pathlib import Path
-from typing import Protocol
+from typing import Literal, Protocol
 
 _SCHEMA = (
     """CREATE TABLE IF NOT EXISTS pull_requests (
@@ -25,6 +25,24 @@ _SCHEMA = (
         ON pull_requests (head) WHERE state = 'open'""",
 )
 _COLUMNS = "number, title, body, head, base, state"
+
+PR_MARKER = "<!-- devbot:pr -->"
+"""Hidden in the body of every pull request devbot opens: devbot knows its own PRs by it."""
+COMMENT_MARKER = "<!-- devbot -->"
+"""Hidden in every comment and reply devbot posts: devbot ignores comments that carry it."""
+
+
+def with_marker(body: str, marker: str) -> str:
+    """`body` ending with `marker` (once), so the marker survives edits of the text above it."""
+    return body if marker in body else f"{body.rstrip()}\n\n{marker}\n"
+
+
+def is_devbot_pull_request(body: str | None) -> bool:
+    return PR_MARKER in (body or "")
+
+
+def is_devbot_comment(body: str | None) -> bool:
+    return COMMENT_MARKER in (body or "")
 
 
 @dataclass(frozen=True)
@@ -48,6 +66,59 @@ class Forge(Protocol):
     def open_or_update_pull_request(
         self, *, title: str, body: str, head: str, base: str
     ) -> PullRequest: ...
+
+
+CommentKind = Literal["review_comment", "issue_comment", "review"]
+
+
+@dataclass(frozen=True)
+class Comment:
+    """One piece of feedback on a pull request, with the context the agent needs."""
+
+    id: int
+    kind: CommentKind
+    author: str
+    body: str
+    created_at: str
+    updated_at: str
+    path: str | None = None
+    line: int | None = None
+    diff_hunk: str | None = None
+    in_reply_to: int | None = None
+    thread_id: str | None = None
+    review_state: str | None = None
+    url: str = ""
+    author_type: str = "User"
+    """GitHub's user type: "User", "Bot" or "Organization"."""
+
+    @property
+    def by_devbot(self) -> bool:
+        """Posted by devbot itself (carries COMMENT_MARKER); check before stripping comments."""
+        return is_devbot_comment(self.body)
+
+
+class FeedbackForge(Forge, Protocol):
+    """A forge where reviewers talk back: GitHub. Permission names follow GitHub's API."""
+
+    def permission(self, user: str) -> str:
+        """ "admin", "maintain", "write", "triage", "read" or "none" for `user` on the repo."""
+        ...
+
+    def get_pull_request(self, number: int) -> PullRequest | None: ...
+
+    def list_feedback(self, number: int) -> list[Comment]:
+        """Review comments, reviews with a body or changes requested, conversation comments."""
+        ...
+
+    def add_reaction(self, comment: Comment, content: str) -> None: ...
+
+    def post_comment(self, number: int, body: str) -> int: ...
+
+    def update_comment(self, comment_id: int, body: str) -> None: ...
+
+    def reply_to_review_comment(self, number: int, comment_id: int, body: str) -> int: ...
+
+    def resolve_thread(self, thread_id: str) -> None: ...
 
 
 class LocalForge:
