@@ -12,7 +12,6 @@ posts twice.
 from __future__ import annotations
 
 import datetime as dt
-import shutil
 import time
 from dataclasses import asdict, replace
 from pathlib import Path
@@ -26,6 +25,7 @@ from devbot.plans.plan import Plan, parse_plan_text
 from devbot.plans.report import parse_report, render_report
 from devbot.redact import redact
 from devbot.runs import progress
+from devbot.runs import worktree as worktrees
 from devbot.runs.agent_run import file_listing, make_verification, run_agent
 from devbot.runs.base_config import settings_from_branch
 from devbot.runs.feedback_state import FeedbackState
@@ -341,11 +341,9 @@ class FeedbackRun:
         return git.head_sha()
 
     def _do_push(self, branch: str, sha: str) -> dict[str, Any]:
-        git, remote = Git(self.repo), self.settings.remote
+        remote = self.settings.remote
         try:
-            listed = git.run("ls-remote", "--heads", remote, f"refs/heads/{branch}").split()
-            if not listed or listed[0] != sha:
-                git.push(remote, sha, branch)
+            worktrees.push(self.repo, remote, sha, branch)
         except GitError as exc:
             return {
                 "pushed": False,
@@ -379,11 +377,7 @@ class FeedbackRun:
             self.forge.resolve_thread(thread_id)
 
     def _do_remove_worktree(self) -> None:
-        if self.worktree.exists():
-            try:
-                Git(self.repo).remove_worktree(self.worktree)
-            except GitError:
-                shutil.rmtree(self.worktree, ignore_errors=True)
+        worktrees.remove(self.repo, self.worktree)
 
     # -- helpers -------------------------------------------------------------------------
 

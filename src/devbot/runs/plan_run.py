@@ -12,7 +12,6 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import re
-import shutil
 import time
 from dataclasses import asdict
 from pathlib import Path, PurePosixPath
@@ -20,20 +19,16 @@ from typing import Any, TypeVar
 
 from dbos import DBOS
 
-from devbot.agent import Agent, AgentResult, Task
-from devbot.agent.limits import Limits
-from devbot.agent.protocols import get_protocol
+from devbot.agent import AgentResult, Task
 from devbot.config import Settings
-from devbot.llm import make_model
 from devbot.plans.plan import Plan, parse_plan_text, report_filename_for
 from devbot.plans.report import Status, render_report
 from devbot.runs import progress
+from devbot.runs import worktree as worktrees
+from devbot.runs.agent_run import file_listing, make_verification, run_agent
 from devbot.runs.report_builder import RunFacts, build_report
 from devbot.runs.state import forge_for, store_for
 from devbot.runs.verify import Verification, testing_notes, tests_failure
-from devbot.runs.worktree import check_out
-from devbot.sandbox import build_sandbox, choose_backend
-from devbot.tools.files import Workspace
 from devbot.vcs.git import Change, Git, GitError
 
 T = TypeVar("T")
@@ -161,65 +156,28 @@ class PlanRun:
         return {"status": final_status, "message": message, "head_sha": head_sha, **outcome}
 
     def _verification(self) -> Verification:
-        """The sandbox (backend chosen once, recorded) and the run's tests; runs setup."""
-        backend: str = _step("choose_sandbox", lambda: choose_backend(self.settings).backend)
-        sandbox = build_sandbox(self.settings, backend)
-        self.say(f"sandbox: {backend}")
-        verification = Verification(
-            self.settings, self.plan.test_command, self.worktree, sandbox, _step, self.say
+        return make_verification(
+            self.settings, self.plan.test_command, self.worktree, _step, self.say
         )
-        verification.run_setup()
-        return verification
 
     def _run_agent(self, verification: Verification) -> AgentResult:
-        settings = self.settings
-        seq = iter(range(1_000_000))
-
-        def on_event(event: dict[str, Any]) -> None:
-            self.store.add_event(self.run_id, next(seq), event)
-            self.say(_describe_event(event))
-
-        agent = Agent(
-            make_model(settings),
-            get_protocol(settings.protocol),
-            Workspace(self.worktree),
-            verification.sandbox,
-            Limits(
-                max_steps=settings.max_steps,
-                max_usd=settings.max_usd,
-                max_wall_s=settings.max_wall_s,
-                max_format_errors=settings.max_format_errors,
-            ),
-            command_timeout_s=settings.command_timeout_s,
+        task = Task(title=self.plan.title, body=self.plan.body, context=file_listing(self.worktree))
+        return run_agent(
+            self.settings,
+            self.worktree,
+            task,
+            verification,
+            store=self.store,
+            run_id=self.run_id,
+            say=self.say,
+            started_at=self.started_at,
             record=_step,
-            on_event=on_event,
             should_stop=self._cancel_requested,
-            clock=time.time,
-            review_finish=verification.review_finish,
         )
-        task = Task(title=self.plan.title, body=self.plan.body, context=self._context())
-        result = agent.run(task, started_at=self.started_at)
-        self.store.update(
-            self.run_id,
-            exit_status=str(result.exit_status),
-            steps=result.steps,
-            model_calls=result.model_calls,
-            prompt_tokens=result.prompt_tokens,
-            completion_tokens=result.completion_tokens,
-            cost_usd=result.cost_usd,
-        )
-        return result
 
     def _cancel_requested(self) -> bool:
         """A recorded check, so a resumed run replays the same answer at the same point."""
         return bool(_step("cancel_check", lambda: self.store.cancel_requested(self.run_id)))
-
-    def _context(self) -> str:
-        listing = Workspace(self.worktree).list_files(".").output.splitlines()
-        shown = [line for line in listing if line.strip()][:40]
-        more = len(listing) - len(shown)
-        suffix = f"\n(+{more} more)" if more > 0 else ""
-        return "Files in the repository:\n" + "\n".join(shown) + suffix
 
     def _judge(self, result: AgentResult, tests: dict[str, Any]) -> tuple[Status, str]:
         if str(result.exit_status) != "submitted":
@@ -231,9 +189,9 @@ class PlanRun:
 
     def _do_prepare(self) -> dict[str, Any]:
         settings = self.settings
-        _repair_interrupted_worktree(self.repo, self.worktree)
+        worktrees.repair_interrupted(self.repo, self.worktree)
         previous = self.store.previous_run_for_plan(str(self.repo), self.plan_rel, self.run_id)
-        checkout = check_out(
+        checkout = worktrees.check_out(
             self.repo,
             self.worktree,
             remote=settings.remote,
@@ -325,11 +283,9 @@ class PlanRun:
     def _do_publish(
         self, prepared: dict[str, Any], head_sha: str, status: str, reason: str
     ) -> dict[str, Any]:
-        git = Git(self.repo)
         branch = prepared["branch"]
         try:
-            if _remote_sha(git, self.settings.remote, branch) != head_sha:
-                git.push(self.settings.remote, head_sha, branch)
+            worktrees.push(self.repo, self.settings.remote, head_sha, branch)
         except GitError as exc:
             return {
                 "pushed": False,
@@ -348,33 +304,7 @@ class PlanRun:
         return {"pushed": True, "pr_url": pr.url, "pr_number": pr.number, "error": ""}
 
     def _do_remove_worktree(self) -> None:
-        if self.worktree.exists():
-            try:
-                Git(self.repo).remove_worktree(self.worktree)
-            except GitError:
-                shutil.rmtree(self.worktree, ignore_errors=True)
-
-
-def _repair_interrupted_worktree(repo: Path, worktree: Path) -> None:
-    """Before the first step runs again: drop a worktree whose creation was cut short, and
-    undo a half-done checkout. No agent step ran yet, so nothing of value is lost."""
-    if not worktree.exists():
-        return
-    try:
-        Git(worktree).run("rev-parse", "--verify", "HEAD")
-    except GitError:
-        shutil.rmtree(worktree, ignore_errors=True)
-        Git(repo).run("worktree", "prune")
-        return
-    Git(worktree).run("reset", "--hard", "--quiet", "HEAD")
-
-
-def _remote_sha(git: Git, remote: str, branch: str) -> str | None:
-    """The sha `branch` has on `remote` now (None when absent or no such remote)."""
-    if remote not in git.run("remote").split():
-        return None
-    listed = git.run("ls-remote", "--heads", remote, f"refs/heads/{branch}").split()
-    return listed[0] if listed else None
+        worktrees.remove(self.repo, self.worktree)
 
 
 def _closing_refs(plan_body: str) -> str:
@@ -386,11 +316,3 @@ def _closing_refs(plan_body: str) -> str:
 def _pr_body(report_text: str, reason: str) -> str:
     summary = report_text.split("# Summary", 1)[-1].split("\n# ", 1)[0].strip()
     return f"{summary}\n\n---\nOpened by devbot. {reason}\n"
-
-
-def _describe_event(event: dict[str, Any]) -> str:
-    kind = event.get("kind", "?")
-    step = event.get("step", "")
-    content = str(event.get("content", "")).strip().splitlines()
-    first = content[0][:100] if content else ""
-    return f"step {step} {kind}: {first}".rstrip(": ")

@@ -7,10 +7,11 @@ reviewers saw; local commits the remote lacks (an earlier push failed) are kept.
 
 from __future__ import annotations
 
+import shutil
 from dataclasses import dataclass
 from pathlib import Path
 
-from devbot.vcs.git import Git
+from devbot.vcs.git import Git, GitError
 
 
 @dataclass(frozen=True)
@@ -91,3 +92,43 @@ def check_out(
         git.add_worktree(worktree, branch, base_ref)
     base_sha = Git(worktree).run("merge-base", base_ref, "HEAD").strip()
     return Checkout(branch=branch, base_branch=base, base_sha=base_sha, reused=reused)
+
+
+def repair_interrupted(repo: Path, worktree: Path) -> None:
+    """Before a first step runs again: drop a worktree whose creation was cut short, and
+    undo a half-done checkout. No agent step ran yet, so nothing of value is lost."""
+    if not worktree.exists():
+        return
+    try:
+        Git(worktree).run("rev-parse", "--verify", "HEAD")
+    except GitError:
+        shutil.rmtree(worktree, ignore_errors=True)
+        Git(repo).run("worktree", "prune")
+        return
+    Git(worktree).run("reset", "--hard", "--quiet", "HEAD")
+
+
+def remove(repo: Path, worktree: Path) -> None:
+    """Remove a run's worktree once its work is pushed (the branch stays)."""
+    if worktree.exists():
+        try:
+            Git(repo).remove_worktree(worktree)
+        except GitError:
+            shutil.rmtree(worktree, ignore_errors=True)
+
+
+def remote_sha(git: Git, remote: str, branch: str) -> str | None:
+    """The sha `branch` has on `remote` now (None when absent or no such remote)."""
+    if remote not in git.run("remote").split():
+        return None
+    listed = git.run("ls-remote", "--heads", remote, f"refs/heads/{branch}").split()
+    return listed[0] if listed else None
+
+
+def push(repo: Path, remote: str, sha: str, branch: str) -> None:
+    """Push the known `sha` to `branch` (never forced); nothing when the remote has it.
+
+    Raises GitError with git's words when the remote refuses."""
+    git = Git(repo)
+    if remote_sha(git, remote, branch) != sha:
+        git.push(remote, sha, branch)

@@ -37,6 +37,7 @@ P = ParamSpec("P")
 TEMPORARY_FILES = ".devbot-*.tmp"
 """Name pattern of half-written files; a crash mid-write can leave one behind."""
 
+
 @dataclass(frozen=True)
 class ToolResult:
     ok: bool
