@@ -325,7 +325,17 @@ def test_run_forever_returns_when_stop_event_is_set(repo: Path) -> None:
     assert new_threads(before) == set()
 
 
+@pytest.fixture
+def ctrl_c_raises() -> Iterator[None]:
+    """Ctrl-C as at a terminal: a process started in the background by a non-interactive
+    shell (as CI may be) inherits SIGINT ignored."""
+    previous = signal.signal(signal.SIGINT, signal.default_int_handler)
+    yield
+    signal.signal(signal.SIGINT, previous)
+
+
 @pytest.mark.skipif(sys.platform == "win32", reason="needs a real SIGINT")
+@pytest.mark.usefixtures("ctrl_c_raises")
 def test_run_forever_stops_cleanly_on_ctrl_c(repo: Path) -> None:
     watcher = PlanWatcher(repo, ["ai-plans"], Recorder())
     before = set(threading.enumerate())
