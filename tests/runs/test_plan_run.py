@@ -218,3 +218,14 @@ def test_cost_limit_counts_every_billed_reply_also_unparseable_ones(
     assert record.cost_usd == pytest.approx(0.06)
     _, body = _report(plan_runner, "devbot/task", record.report_path)
     assert "$0.0600" in body
+
+
+def test_an_unusable_sandbox_fails_the_run_with_a_configuration_error(
+    plan_runner: PlanRunner,
+) -> None:
+    record = plan_runner.run(
+        [{"text": HELLO}], sandbox="docker", sandbox_image="devbot-test/no-such-image:none"
+    )
+
+    assert record.status == "failed"
+    assert record.message.startswith("configuration error: sandbox = docker, but")

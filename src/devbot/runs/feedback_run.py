@@ -22,7 +22,7 @@ from dbos import DBOS
 from devbot.agent import AgentResult, Task
 from devbot.config import Settings
 from devbot.plans.plan import Plan, parse_plan_text
-from devbot.plans.report import parse_report, render_report
+from devbot.plans.report import parse_report
 from devbot.redact import redact
 from devbot.runs import progress
 from devbot.runs import worktree as worktrees
@@ -30,7 +30,7 @@ from devbot.runs.agent_run import file_listing, make_verification, run_agent
 from devbot.runs.base_config import settings_from_branch
 from devbot.runs.feedback_state import FeedbackState
 from devbot.runs.forges import feedback_forge_for, may_trigger
-from devbot.runs.report_builder import RunFacts, build_report
+from devbot.runs.report_builder import RunFacts, agent_figures, commit_report
 from devbot.runs.state import store_for
 from devbot.runs.store import RunRecord
 from devbot.runs.verify import testing_notes, tests_failure
@@ -304,10 +304,6 @@ class FeedbackRun:
         if not report_rel:
             return git.head_sha()
         previous = parse_report((self.worktree / report_rel).read_text(encoding="utf-8"))
-        own = {plan_rel, report_rel}
-        changes = [
-            c for c in git.changes_between(prepared["base_sha"], "HEAD") if c.path not in own
-        ]
         round_note = f"Review feedback on PR #{self.number} (run {self.run_id}): " + (
             result.summary.strip() or result.message
         )
@@ -318,27 +314,18 @@ class FeedbackRun:
             date=dt.date.today(),
             tags=tuple(previous.tags),
             status="completed" if status == "done" else "failed",
-            summary=redact(f"{previous.summary}\n\n{round_note}".strip()),
-            exit_status=str(result.exit_status),
+            summary=f"{previous.summary}\n\n{round_note}".strip(),
             exit_message=reason,
             model=self.settings.model,
             protocol=self.settings.protocol,
-            sandbox=self.settings.sandbox,
-            steps=result.steps,
-            model_calls=result.model_calls,
-            prompt_tokens=result.prompt_tokens,
-            completion_tokens=result.completion_tokens,
-            cost_usd=result.cost_usd,
+            sandbox=tests.get("sandbox", self.settings.sandbox),
             branch=prepared["branch"],
             base_branch=prepared["base_branch"],
             testing_notes=testing_notes(tests),
+            **agent_figures(result),
         )
-        text = redact(render_report(build_report(facts, changes)))
-        (self.worktree / report_rel).write_text(text, encoding="utf-8")
-        git.commit_all(
-            f"devbot: report after review feedback on #{self.number}\n\nRun: {self.run_id}\n"
-        )
-        return git.head_sha()
+        message = f"devbot: report after review feedback on #{self.number}\n\nRun: {self.run_id}\n"
+        return commit_report(self.worktree, facts, prepared["base_sha"], message)
 
     def _do_push(self, branch: str, sha: str) -> dict[str, Any]:
         remote = self.settings.remote

@@ -20,16 +20,16 @@ from typing import Any, TypeVar
 from dbos import DBOS
 
 from devbot.agent import AgentResult, Task
-from devbot.config import Settings
+from devbot.config import ConfigError, Settings
 from devbot.plans.plan import Plan, parse_plan_text, report_filename_for
-from devbot.plans.report import Status, render_report
+from devbot.plans.report import Status
 from devbot.runs import progress
 from devbot.runs import worktree as worktrees
 from devbot.runs.agent_run import file_listing, make_verification, run_agent
-from devbot.runs.report_builder import RunFacts, build_report
+from devbot.runs.report_builder import RunFacts, agent_figures, commit_report
 from devbot.runs.state import forge_for, store_for
 from devbot.runs.verify import Verification, testing_notes, tests_failure
-from devbot.vcs.git import Change, Git, GitError
+from devbot.vcs.git import Git, GitError
 
 T = TypeVar("T")
 
@@ -77,6 +77,8 @@ def failure_reason(exc: Exception) -> str:
         )
     if isinstance(exc, WorkspaceLost):
         return str(exc)
+    if isinstance(exc, ConfigError):
+        return f"configuration error: {exc}"
     return f"internal error: {type(exc).__name__}: {exc}"
 
 
@@ -244,41 +246,25 @@ class PlanRun:
         status: Status,
         reason: str,
     ) -> str:
-        git = Git(self.worktree)
-        report_rel = prepared["report_path"]
-        own_files = {self.plan_rel, report_rel}
-        changes: list[Change] = [
-            change
-            for change in git.changes_between(prepared["base_sha"], "HEAD")
-            if change.path not in own_files
-        ]
         facts = RunFacts(
             title=self.plan.title,
-            report_path=report_rel,
+            report_path=prepared["report_path"],
             plan_path=self.plan_rel,
             date=dt.date.fromisoformat(prepared["date"]),
             tags=self.plan.tags,
             status=status,
             summary=result.summary,
-            exit_status=str(result.exit_status),
             exit_message=reason,
             model=self.settings.model,
             protocol=self.settings.protocol,
             sandbox=tests.get("sandbox", self.settings.sandbox),
-            steps=result.steps,
-            model_calls=result.model_calls,
-            prompt_tokens=result.prompt_tokens,
-            completion_tokens=result.completion_tokens,
-            cost_usd=result.cost_usd,
             branch=prepared["branch"],
             base_branch=prepared["base_branch"],
             testing_notes=testing_notes(tests),
+            **agent_figures(result),
         )
-        report_file = self.worktree / report_rel
-        report_file.parent.mkdir(parents=True, exist_ok=True)
-        report_file.write_text(render_report(build_report(facts, changes)), encoding="utf-8")
-        git.commit_all(f"devbot: report for {self.plan.slug} ({status})\n\nRun: {self.run_id}\n")
-        return git.head_sha()
+        message = f"devbot: report for {self.plan.slug} ({status})\n\nRun: {self.run_id}\n"
+        return commit_report(self.worktree, facts, prepared["base_sha"], message)
 
     def _do_publish(
         self, prepared: dict[str, Any], head_sha: str, status: str, reason: str

@@ -9,9 +9,13 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Sequence
 from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
 
-from devbot.plans.report import FileChange, Report, Status
-from devbot.vcs.git import Change
+from devbot.agent import AgentResult
+from devbot.plans.report import FileChange, Report, Status, render_report
+from devbot.redact import redact
+from devbot.vcs.git import Change, Git
 
 
 @dataclass(frozen=True)
@@ -119,3 +123,28 @@ def build_report(facts: RunFacts, changes: Sequence[Change]) -> Report:
         testing_notes=list(facts.testing_notes),
         next_steps=next_steps,
     )
+
+
+def agent_figures(result: AgentResult) -> dict[str, Any]:
+    """The RunFacts fields that come from the agent's result."""
+    return {
+        "exit_status": str(result.exit_status),
+        "steps": result.steps,
+        "model_calls": result.model_calls,
+        "prompt_tokens": result.prompt_tokens,
+        "completion_tokens": result.completion_tokens,
+        "cost_usd": result.cost_usd,
+    }
+
+
+def commit_report(worktree: Path, facts: RunFacts, base_sha: str, message: str) -> str:
+    """Write the report on what changed since `base_sha` (the plan and the report themselves
+    left out), secrets redacted, and commit it; the new head sha."""
+    git = Git(worktree)
+    own = {facts.plan_path, facts.report_path}
+    changes = [c for c in git.changes_between(base_sha, "HEAD") if c.path not in own]
+    report_file = worktree / facts.report_path
+    report_file.parent.mkdir(parents=True, exist_ok=True)
+    report_file.write_text(redact(render_report(build_report(facts, changes))), encoding="utf-8")
+    git.commit_all(message)
+    return git.head_sha()
