@@ -82,3 +82,27 @@ def test_unpushed_local_commits_are_kept_and_a_stale_worktree_released(
     assert checkout.reused
     assert not (tmp_path / "old").exists()
     assert origin_repo.git("rev-parse", "HEAD", cwd=tmp_path / "new") == local_tip
+
+
+def test_the_branch_name_is_reserved_before_the_branch_exists(
+    origin_repo: OriginRepo, tmp_path: Path
+) -> None:
+    reserved: list[tuple[str, bool]] = []
+
+    def reserve(name: str) -> None:
+        exists = origin_repo.git("branch", "--list", name) != ""
+        reserved.append((name, exists))
+
+    check_out(
+        origin_repo.work,
+        tmp_path / "wt",
+        remote="origin",
+        base_branch=None,
+        new_branch="devbot/x",
+        reserve=reserve,
+    )
+    assert reserved == [("devbot/x", False)]
+    # a crash right after: the next try continues the reserved branch instead of devbot/x-2
+    origin_repo.git("worktree", "remove", "--force", str(tmp_path / "wt"))
+    again = _checkout(origin_repo, tmp_path / "wt2", existing="devbot/x")
+    assert again.branch == "devbot/x"

@@ -193,13 +193,15 @@ class PlanRun:
         settings = self.settings
         worktrees.repair_interrupted(self.repo, self.worktree)
         previous = self.store.previous_run_for_plan(str(self.repo), self.plan_rel, self.run_id)
+        own_branch = self.store.get(self.run_id).branch  # chosen before a crash cut this short
         checkout = worktrees.check_out(
             self.repo,
             self.worktree,
             remote=settings.remote,
             base_branch=self.plan.base_branch or settings.base_branch,
             new_branch=f"{settings.branch_prefix}{self.plan.slug}",
-            existing_branch=previous.branch if previous else None,
+            existing_branch=own_branch or (previous.branch if previous else None),
+            reserve=lambda branch: self.store.update(self.run_id, branch=branch),
         )
         plan_in_tree = self.worktree / self.plan_rel
         if not plan_in_tree.exists() or plan_in_tree.read_text("utf-8") != self.plan.text:

@@ -8,6 +8,7 @@ reviewers saw; local commits the remote lacks (an earlier push failed) are kept.
 from __future__ import annotations
 
 import shutil
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -63,11 +64,13 @@ def check_out(
     base_branch: str | None,
     new_branch: str,
     existing_branch: str | None = None,
+    reserve: Callable[[str], None] | None = None,
 ) -> Checkout:
     """Create (or, after a crash, find) the worktree at `worktree`.
 
     `existing_branch` is continued when it still exists; otherwise the first free name from
-    `new_branch` is created at the tip of the base branch.
+    `new_branch` is created at the tip of the base branch, after `reserve(name)` recorded it
+    (so a crash between choosing and creating does not make the next try pick `name-2`).
     """
     git = Git(repo)
     base = base_branch or git.default_branch(remote)
@@ -88,6 +91,8 @@ def check_out(
         git.attach_worktree(worktree, branch)
     else:
         branch = git.unique_branch(new_branch, remote)
+        if reserve is not None:
+            reserve(branch)
         worktree.parent.mkdir(parents=True, exist_ok=True)
         git.add_worktree(worktree, branch, base_ref)
     base_sha = Git(worktree).run("merge-base", base_ref, "HEAD").strip()
