@@ -71,7 +71,10 @@ def run_agent(
     should_stop: Callable[[], bool] | None = None,
 ) -> AgentResult:
     """Run the agent on `task` in `worktree`; usage and the trajectory (secrets redacted)
-    go to the run record."""
+    go to the run record.
+
+    The clock the limits read is a recorded step too: a run resumed long after its start
+    replays the same decisions up to its last step, and only then meets its time limit."""
     seq = iter(range(1_000_000))
 
     def on_event(event: dict[str, Any]) -> None:
@@ -94,7 +97,7 @@ def run_agent(
         record=record,
         on_event=on_event,
         should_stop=should_stop,
-        clock=time.time,
+        clock=lambda: float(record("clock", time.time)),
         review_finish=verification.review_finish,
     )
     result = agent.run(task, started_at=started_at)

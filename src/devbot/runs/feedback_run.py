@@ -112,8 +112,20 @@ class FeedbackRun:
     def say(self, line: str) -> None:
         progress.emit(self.run_id, line)
 
+    def _debounce(self) -> None:
+        """Wait until no comment came for `feedback_debounce_s` (at most ten such windows),
+        so a burst of comments becomes one run; the readings are recorded steps."""
+        window = self.server_settings.feedback_debounce_s
+        waited = 0.0
+        while waited < 10 * window:
+            quiet: float = _step("debounce", lambda: self.state.quiet_for(self.run_id))
+            if quiet >= window:
+                return
+            DBOS.sleep(window - quiet)
+            waited += window - quiet
+
     def execute(self) -> dict[str, Any]:
-        DBOS.sleep(self.server_settings.feedback_debounce_s)
+        self._debounce()
         cutoff: float = _step("begin", lambda: self.state.begin(self.run_id).trigger_at)
         pr: dict[str, Any] = _step("load_pull_request", self._do_load_pr)
         self.settings = Settings(**_step("base_settings", lambda: self._do_settings(pr["base"])))

@@ -125,6 +125,15 @@ class FeedbackState:
                 continue  # another delivery created the waiting run first: join it
         raise RuntimeError(f"could not schedule feedback for PR #{number}")
 
+    def quiet_for(self, run_id: str) -> float:
+        """Seconds since the newest delivery this (waiting) run took in."""
+        runs = feedback_runs_table
+        with self.engine.begin() as conn:
+            trigger_at = conn.execute(
+                sa.select(runs.c.trigger_at).where(runs.c.run_id == run_id)
+            ).scalar_one()
+        return time.time() - float(trigger_at)
+
     def begin(self, run_id: str) -> FeedbackRunRow:
         """Move the run from waiting to working; later comments go to the next run."""
         runs = feedback_runs_table

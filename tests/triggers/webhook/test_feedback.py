@@ -88,7 +88,7 @@ def setup(
         (pull,) = github_double.pulls(REPO)
         flags = {
             "model": f"scripted/{script_file(replies)}",
-            "feedback_debounce_s": 0.5,
+            "feedback_debounce_s": 1.0,
             **forge_flags,
             **overrides,
         }
@@ -147,7 +147,7 @@ def test_three_comments_in_a_burst_give_one_run_and_a_later_one_the_next(
     assert s.review_comment("alice", "one more, during the run")[0] == 202
     runs = s.wait_idle(2)
     assert len(runs) == 2, runs
-    assert runs[0].deliveries == 3 and runs[1].deliveries == 1
+    assert (runs[0].deliveries, runs[1].deliveries) == (3, 1), runs
     statuses = [c["body"] for c in s.posted() if "devbot feedback run" in c["body"]]
     assert len(statuses) == 2
 
