@@ -21,10 +21,15 @@ def runs_database_url(settings: Settings, repo: Path) -> str:
     return f"sqlite:///{(settings.state_dir(repo) / 'runs.sqlite').resolve()}"
 
 
+_prepared: set[Path] = set()
+
+
 def ensure_state_dir(settings: Settings, repo: Path) -> Path:
     """Create `.devbot/` and keep it, and the file tools' half-written temporary files (left
     by a crash mid-write), out of git without touching tracked files."""
     state = settings.state_dir(repo)
+    if state in _prepared and state.is_dir():
+        return state
     state.mkdir(parents=True, exist_ok=True)
     exclude = repo / ".git" / "info" / "exclude"
     if exclude.parent.is_dir():
@@ -32,6 +37,7 @@ def ensure_state_dir(settings: Settings, repo: Path) -> Path:
         missing = [p for p in (f"/{STATE_DIR}/", TEMPORARY_FILES) if p not in lines]
         if missing:
             exclude.write_text("\n".join([*lines, *missing]) + "\n", encoding="utf-8")
+    _prepared.add(state)
     return state
 
 
