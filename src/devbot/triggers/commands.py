@@ -163,7 +163,11 @@ def cmd_runs(args: argparse.Namespace, flags: dict[str, Any]) -> int:
     if args.runs_command == "show":
         record = store.get(args.run_id)
         for key, value in vars(record).items():
+            if key in ("created_at", "finished_at") and value is not None:
+                value = dt.datetime.fromtimestamp(value).isoformat(sep=" ", timespec="seconds")
             print(f"{key:>17}: {value}")
+        if record.duration_s is not None:
+            print(f"{'duration':>17}: {record.duration_s:.1f} s")
         print("\ntrajectory:")
         for event in store.events(record.id):
             print(f"--- step {event.get('step', '?')} {event.get('kind', '')}")
