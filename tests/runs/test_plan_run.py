@@ -229,3 +229,22 @@ def test_an_unusable_sandbox_fails_the_run_with_a_configuration_error(
 
     assert record.status == "failed"
     assert record.message.startswith("configuration error: sandbox = docker, but")
+
+
+def test_a_replay_after_the_worktree_was_removed_finishes_without_redoing_anything(
+    plan_runner: PlanRunner,
+) -> None:
+    """As when devbot dies between removing the worktree and recording the end: the
+    workflow is replayed from its recorded steps although the worktree is gone."""
+    from dbos import DBOS
+
+    record = plan_runner.run([{"text": HELLO}])
+    steps = DBOS.list_workflow_steps(record.id)
+    last = next(s["function_id"] for s in steps if s["function_name"] == "finished_at")
+
+    replay = DBOS.fork_workflow(record.id, last).get_result()
+
+    assert replay["status"] == "completed", replay
+    assert replay["head_sha"] == record.head_sha
+    assert plan_runner.repo.remote_sha("devbot/task") == record.head_sha
+    assert len(_prs(plan_runner)) == 1

@@ -117,7 +117,8 @@ class PlanRun:
     def execute(self) -> dict[str, Any]:
         self.store.update(self.run_id, status="running")
         prepared: dict[str, Any] = _step("prepare_workspace", self._do_prepare)
-        if not self.worktree.is_dir():
+        published = bool(self.store.get(self.run_id).head_sha)  # then the worktree was removed
+        if not self.worktree.is_dir() and not published:
             raise WorkspaceLost(
                 f"the run's worktree {self.worktree} is gone on this machine; every worker "
                 "must see the repository at the same shared path"
@@ -125,7 +126,7 @@ class PlanRun:
         self.say(f"branch {prepared['branch']} from {prepared['base_branch']} in {self.worktree}")
 
         verification = self._verification()
-        result = self._run_agent(verification)
+        result = self._run_agent(verification, prepared["context"])
         cancelled = str(result.exit_status) == "cancelled" or self._cancel_requested()
         submitted = str(result.exit_status) == "submitted"
         tests = verification.final(submitted, run_tests=not cancelled)
@@ -162,8 +163,8 @@ class PlanRun:
             self.settings, self.plan.test_command, self.worktree, _step, self.say
         )
 
-    def _run_agent(self, verification: Verification) -> AgentResult:
-        task = Task(title=self.plan.title, body=self.plan.body, context=file_listing(self.worktree))
+    def _run_agent(self, verification: Verification, context: str) -> AgentResult:
+        task = Task(title=self.plan.title, body=self.plan.body, context=context)
         return run_agent(
             self.settings,
             self.worktree,
@@ -226,6 +227,7 @@ class PlanRun:
             "base_sha": checkout.base_sha,
             "report_path": report_rel,
             "date": today.isoformat(),
+            "context": file_listing(self.worktree),  # kept: the worktree is gone after the push
         }
 
     def _commit_message(self, result: AgentResult) -> str:
@@ -279,6 +281,7 @@ class PlanRun:
                 "pushed": False,
                 "error": f"push of {branch} failed; the work is kept in {self.worktree}: {exc}",
             }
+        self.store.update(self.run_id, head_sha=head_sha)
         self.say(f"pushed {branch} to {self.settings.remote}")
         title = self.plan.title if status == "completed" else f"[{status}] {self.plan.title}"
         report_text = (self.worktree / prepared["report_path"]).read_text(encoding="utf-8")
