@@ -166,8 +166,8 @@ class FeedbackRun:
             self.worktree,
             Task(
                 title=f"Address review feedback on pull request #{self.number}",
-                body=self._task_body(pr, prepared),
-                context=file_listing(self.worktree),
+                body=prepared["task_body"],
+                context=prepared["context"],
             ),
             verification,
             store=self.store,
@@ -278,7 +278,7 @@ class FeedbackRun:
         test_command = None
         if plan_rel:
             test_command = _plan(self.worktree, plan_rel, self.settings).test_command
-        return {
+        prepared = {
             "test_command": test_command,
             "branch": branch,
             "base_branch": pr["base"],
@@ -287,6 +287,11 @@ class FeedbackRun:
             "plan_path": plan_rel,
             "report_path": report_rel,
         }
+        # the task is read from the worktree here, in the step, so that a run resumed after
+        # `remove_worktree` replays it from the record instead of reading files now gone
+        prepared["task_body"] = self._task_body(pr, prepared)
+        prepared["context"] = file_listing(self.worktree)
+        return prepared
 
     def _do_commit_work(self, result: AgentResult) -> str:
         git = Git(self.worktree)
