@@ -17,10 +17,16 @@ from typing import Any
 
 import pytest
 
-from devbot.llm.scripted import ScriptedModel
 from devbot.runs.store import RunStore
 from devbot.vcs.forge import LocalForge
-from tests.fixtures.devbot_process import DevbotProcess, StepReader, dbos_url, output_of
+from tests.fixtures.devbot_process import (
+    DevbotProcess,
+    StepReader,
+    dbos_url,
+    isolated_devbot,
+    output_of,
+    replay_server,
+)
 from tests.fixtures.model_servers import OpenAIServer
 from tests.fixtures.repo import OriginRepo, make_origin_repo
 
@@ -137,11 +143,8 @@ class Harness:
 
 @pytest.fixture(scope="module")
 def model_server() -> Iterator[OpenAIServer]:
-    server = OpenAIServer()
-    server.serve_model(ScriptedModel.from_replies(REPLIES))
-    server.start()
-    yield server
-    server.stop()
+    with replay_server(REPLIES) as server:
+        yield server
 
 
 @pytest.fixture(scope="module")
@@ -149,20 +152,9 @@ def harness(
     tmp_path_factory: pytest.TempPathFactory, model_server: OpenAIServer
 ) -> Iterator[Harness]:
     root = tmp_path_factory.mktemp("crash")
-    gitconfig = root / "gitconfig"
-    gitconfig.write_text("", encoding="utf-8")
-    procs = DevbotProcess(logs=root)
-    procs.env = {
-        "GIT_CONFIG_GLOBAL": str(gitconfig),
-        "GIT_CONFIG_NOSYSTEM": "1",
-        "OPENAI_API_KEY": "sk-test",
-        "DEVBOT_WORKER_TIMEOUT_S": "5",
-    }
-    with pytest.MonkeyPatch.context() as patch:
-        for name, value in procs.env.items():
-            patch.setenv(name, value)
+    env = {"OPENAI_API_KEY": "sk-test", "DEVBOT_WORKER_TIMEOUT_S": "5"}
+    with isolated_devbot(root, env) as procs:
         yield Harness(root, procs, model_server)
-    procs.close()
 
 
 @pytest.fixture(scope="module")

@@ -25,7 +25,6 @@ from typing import Any
 
 import pytest
 
-from devbot.llm.scripted import ScriptedModel
 from devbot.runs.feedback_state import FeedbackState
 from devbot.runs.inbox import Inbox
 from devbot.runs.store import RunStore
@@ -34,7 +33,9 @@ from tests.fixtures.devbot_process import (
     StepReader,
     dbos_url,
     free_port,
+    isolated_devbot,
     output_of,
+    replay_server,
 )
 from tests.fixtures.github_double import (
     DEFAULT_LOGIN,
@@ -314,11 +315,8 @@ def double() -> Iterator[GitHubDouble]:
 
 @pytest.fixture(scope="module")
 def model_server() -> Iterator[OpenAIServer]:
-    server = OpenAIServer()
-    server.serve_model(ScriptedModel.from_replies(REPLIES))
-    server.start()
-    yield server
-    server.stop()
+    with replay_server(REPLIES) as server:
+        yield server
 
 
 @pytest.fixture(scope="module")
@@ -326,12 +324,7 @@ def harness(
     tmp_path_factory: pytest.TempPathFactory, double: GitHubDouble, model_server: OpenAIServer
 ) -> Iterator[Harness]:
     root = tmp_path_factory.mktemp("feedback-crash")
-    gitconfig = root / "gitconfig"
-    gitconfig.write_text("", encoding="utf-8")
-    procs = DevbotProcess(logs=root)
-    procs.env = {
-        "GIT_CONFIG_GLOBAL": str(gitconfig),
-        "GIT_CONFIG_NOSYSTEM": "1",
+    env = {
         "OPENAI_API_KEY": "sk-test",
         "GITHUB_TOKEN": DEFAULT_TOKEN,
         "DEVBOT_WEBHOOK_SECRET": SECRET.decode(),
@@ -340,9 +333,7 @@ def harness(
         "DEVBOT_WORKER_TIMEOUT_S": "5",
         "DEVBOT_QUEUE_POLL_S": "0.05",
     }
-    with pytest.MonkeyPatch.context() as patch:
-        for name, value in procs.env.items():
-            patch.setenv(name, value)
+    with isolated_devbot(root, env) as procs:
         template = make_origin_repo(root / "template")
         double.add_repo("octo/template", bare=template.bare)
         double.add_collaborator("octo/template", DEFAULT_LOGIN, "write")
@@ -362,7 +353,6 @@ def harness(
         assert code == 0, output
         (pull,) = double.pulls("octo/template")
         yield Harness(root, procs, double, model_server, template, pull)
-    procs.close()
 
 
 @pytest.fixture(scope="module")
