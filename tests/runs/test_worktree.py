@@ -5,12 +5,13 @@ from __future__ import annotations
 from pathlib import Path
 
 from devbot.runs.worktree import check_out
+from devbot.vcs.git import Git
 from tests.fixtures.repo import OriginRepo
 
 
 def _checkout(repo: OriginRepo, path: Path, existing: str | None = None):  # type: ignore[no-untyped-def]
     return check_out(
-        repo.work,
+        Git.repository(repo.work),
         path,
         remote="origin",
         base_branch=None,
@@ -94,7 +95,7 @@ def test_the_branch_name_is_reserved_before_the_branch_exists(
         reserved.append((name, exists))
 
     check_out(
-        origin_repo.work,
+        Git.repository(origin_repo.work),
         tmp_path / "wt",
         remote="origin",
         base_branch=None,

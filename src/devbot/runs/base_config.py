@@ -16,21 +16,22 @@ from devbot.vcs.git import Git
 
 
 def settings_from_branch(
-    repo: Path,
+    git: Git,
     branch: str | None,
     flags: Mapping[str, Any] | None,
     *,
     remote: str = "origin",
     environ: Mapping[str, str] | None = None,
 ) -> Settings:
-    """Flags > environment > `devbot.toml` of `branch` (default: the remote's) > defaults."""
-    git = Git(repo)
+    """Flags > environment > `devbot.toml` of `branch` (default: the remote's) > defaults.
+
+    Only a regular file counts: a `devbot.toml` that is a symbolic link is ignored."""
     branch = branch or git.default_branch(remote)
     ref = branch
     if remote in git.run("remote").split():
         git.fetch(remote, branch)
         ref = f"{remote}/{branch}"
-    text = git.run("show", f"{ref}:{CONFIG_FILE}") if git.file_exists_at(ref, CONFIG_FILE) else ""
+    text = git.read_blob(ref, CONFIG_FILE) or ""
     with tempfile.TemporaryDirectory() as folder:
         toml = Path(folder) / CONFIG_FILE
         toml.write_text(text, encoding="utf-8")

@@ -37,7 +37,7 @@ from devbot.runs.verify import testing_notes, tests_failure
 from devbot.templating import render
 from devbot.untrusted import clean_untrusted
 from devbot.vcs.forge import COMMENT_MARKER, FeedbackForge, is_devbot_comment, with_marker
-from devbot.vcs.git import Git, GitError
+from devbot.vcs.git import Commit, Git, GitError
 
 WORKFLOWS_DIR = ".github/workflows/"
 FEEDBACK_WORKTREES = "feedback-worktrees"
@@ -105,6 +105,7 @@ class FeedbackRun:
         self.store = store_for(self.settings, self.repo)
         self.state = FeedbackState(self.store.engine)
         self.forge = feedback_forge_for(self.settings, self.repo)
+        self.git = Git.repository(self.repo)
         self.worktree = self.settings.state_dir(self.repo) / FEEDBACK_WORKTREES / self.run_id
         self.progress_id: int | None = None
         self.comments: list[dict[str, Any]] = []
@@ -178,7 +179,8 @@ class FeedbackRun:
         )
         tests = verification.final(str(result.exit_status) == "submitted")
         status, reason = _judge(result, tests)
-        work_sha: str = _step("commit_work", lambda: self._do_commit_work(result))
+        work: Commit = _step("commit_work", lambda: self._do_commit_work(result))
+        work_sha = work.sha or ""
         touched: list[str] = _step(
             "check_workflow_changes", lambda: self._do_workflow_changes(prepared["start_sha"])
         )
@@ -192,7 +194,7 @@ class FeedbackRun:
             return self._finish("failed", reason, result=result, notes=notes)
         head_sha: str = _step(
             "commit_report",
-            lambda: self._do_commit_report(prepared, result, tests, status, reason),
+            lambda: self._do_commit_report(prepared, result, tests, status, reason, work.dropped),
         )
         pushed: dict[str, Any] = _step("push", lambda: self._do_push(prepared["branch"], head_sha))
         if not pushed["pushed"]:
@@ -222,7 +224,7 @@ class FeedbackRun:
     def _do_settings(self, base: str) -> dict[str, Any]:
         """Settings with `devbot.toml` read from the base branch, never from the PR branch."""
         settings = settings_from_branch(
-            self.repo, base, self.flags, remote=self.server_settings.remote
+            self.git, base, self.flags, remote=self.server_settings.remote
         )
         return asdict(replace(settings, database_url=self.server_settings.database_url))
 
@@ -259,7 +261,7 @@ class FeedbackRun:
         return {"comments": kept, "edited": edited, "unauthorised": unauthorised}
 
     def _do_prepare(self, pr: dict[str, Any]) -> dict[str, Any]:
-        git, remote, branch = Git(self.repo), self.settings.remote, pr["head"]
+        git, remote, branch = self.git, self.settings.remote, pr["head"]
         has_remote = remote in git.run("remote").split()
         if has_remote:
             git.fetch(remote, branch)
@@ -267,12 +269,12 @@ class FeedbackRun:
         head_ref = f"{remote}/{branch}" if has_remote else branch
         base_ref = f"{remote}/{pr['base']}" if has_remote else pr["base"]
         if self.worktree.exists():
-            start_sha = Git(self.worktree).run("rev-parse", "HEAD")
-            Git(self.worktree).run("reset", "--hard", "--quiet", "HEAD")
+            start_sha = git.worktree(self.worktree).run("rev-parse", "HEAD")
+            git.worktree(self.worktree).run("reset", "--hard", "--quiet", "HEAD")
         else:
             self.worktree.parent.mkdir(parents=True, exist_ok=True)
             git.run("worktree", "add", "--detach", str(self.worktree), head_ref)
-            start_sha = Git(self.worktree).head_sha()
+            start_sha = git.worktree(self.worktree).head_sha()
         base_sha = git.run("merge-base", base_ref, start_sha)
         plan_rel, report_rel = _find_report(self.worktree, self.settings.plan_dirs)
         test_command = None
@@ -293,18 +295,18 @@ class FeedbackRun:
         prepared["context"] = file_listing(self.worktree)
         return prepared
 
-    def _do_commit_work(self, result: AgentResult) -> str:
-        git = Git(self.worktree)
+    def _do_commit_work(self, result: AgentResult) -> Commit:
+        git = self.git.worktree(self.worktree)
         summary = result.summary.strip() or result.message
         ids = ", ".join(str(c["id"]) for c in self.comments)
-        git.commit_all(
+        dropped = git.commit_all(
             f"devbot: address review feedback on #{self.number}\n\n{redact(summary)}\n\n"
             f"Comments: {ids}\nRun: {self.run_id} ({result.exit_status})\n"
-        )
-        return git.head_sha()
+        ).dropped
+        return Commit(git.head_sha(), dropped)
 
     def _do_workflow_changes(self, start_sha: str) -> list[str]:
-        changes = Git(self.worktree).changes_between(start_sha, "HEAD")
+        changes = self.git.worktree(self.worktree).changes_between(start_sha, "HEAD")
         paths = {c.path for c in changes} | {c.old_path for c in changes if c.old_path}
         return sorted(p for p in paths if p.startswith(WORKFLOWS_DIR))
 
@@ -315,8 +317,9 @@ class FeedbackRun:
         tests: dict[str, Any],
         status: str,
         reason: str,
+        dropped: tuple[str, ...],
     ) -> str:
-        git = Git(self.worktree)
+        git = self.git.worktree(self.worktree)
         report_rel, plan_rel = prepared["report_path"], prepared["plan_path"]
         if not report_rel:
             return git.head_sha()
@@ -339,15 +342,16 @@ class FeedbackRun:
             branch=prepared["branch"],
             base_branch=prepared["base_branch"],
             testing_notes=testing_notes(tests),
+            dropped=dropped,
             **agent_figures(result),
         )
         message = f"devbot: report after review feedback on #{self.number}\n\nRun: {self.run_id}\n"
-        return commit_report(self.worktree, facts, prepared["base_sha"], message)
+        return commit_report(git, facts, prepared["base_sha"], message)
 
     def _do_push(self, branch: str, sha: str) -> dict[str, Any]:
         remote = self.settings.remote
         try:
-            worktrees.push(self.repo, remote, sha, branch)
+            worktrees.push(self.git, remote, sha, branch)
         except GitError as exc:
             return {
                 "pushed": False,
@@ -381,7 +385,7 @@ class FeedbackRun:
             self.forge.resolve_thread(thread_id)
 
     def _do_remove_worktree(self) -> None:
-        worktrees.remove(self.repo, self.worktree)
+        worktrees.remove(self.git, self.worktree)
 
     # -- helpers -------------------------------------------------------------------------
 

@@ -29,7 +29,7 @@ from devbot.runs.agent_run import file_listing, make_verification, run_agent
 from devbot.runs.report_builder import RunFacts, agent_figures, commit_report
 from devbot.runs.state import forge_for, store_for
 from devbot.runs.verify import Verification, testing_notes, tests_failure
-from devbot.vcs.git import Git, GitError
+from devbot.vcs.git import Commit, Git, GitError
 
 T = TypeVar("T")
 
@@ -109,6 +109,7 @@ class PlanRun:
             request["plan_text"], self.repo / self.plan_rel, self.settings.max_plan_bytes
         )
         self.store = store_for(self.settings, self.repo)
+        self.git = Git.repository(self.repo)
         self.worktree = self.settings.state_dir(self.repo) / WORKTREES_DIR / self.run_id
 
     def say(self, line: str) -> None:
@@ -134,9 +135,10 @@ class PlanRun:
         if cancelled:
             status, reason = "cancelled", "cancelled on request (devbot runs cancel)"
 
-        _step("commit_work", lambda: self._do_commit_work(result))
+        work: Commit = _step("commit_work", lambda: self._do_commit_work(result))
         head_sha: str = _step(
-            "commit_report", lambda: self._do_commit_report(prepared, result, tests, status, reason)
+            "commit_report",
+            lambda: self._do_commit_report(prepared, result, tests, status, reason, work.dropped),
         )
         self.say(f"committed {head_sha[:10]} on {prepared['branch']}")
 
@@ -192,11 +194,11 @@ class PlanRun:
 
     def _do_prepare(self) -> dict[str, Any]:
         settings = self.settings
-        worktrees.repair_interrupted(self.repo, self.worktree)
+        worktrees.repair_interrupted(self.git, self.worktree)
         previous = self.store.previous_run_for_plan(str(self.repo), self.plan_rel, self.run_id)
         own_branch = self.store.get(self.run_id).branch  # chosen before a crash cut this short
         checkout = worktrees.check_out(
-            self.repo,
+            self.git,
             self.worktree,
             remote=settings.remote,
             base_branch=self.plan.base_branch or settings.base_branch,
@@ -237,10 +239,10 @@ class PlanRun:
             f"Plan: {self.plan_rel}\nRun: {self.run_id} ({result.exit_status})\n"
         )
 
-    def _do_commit_work(self, result: AgentResult) -> str:
-        git = Git(self.worktree)
-        git.commit_all(self._commit_message(result))
-        return git.head_sha()
+    def _do_commit_work(self, result: AgentResult) -> Commit:
+        git = self.git.worktree(self.worktree)
+        dropped = git.commit_all(self._commit_message(result)).dropped
+        return Commit(git.head_sha(), dropped)
 
     def _do_commit_report(
         self,
@@ -249,6 +251,7 @@ class PlanRun:
         tests: dict[str, Any],
         status: Status,
         reason: str,
+        dropped: tuple[str, ...],
     ) -> str:
         facts = RunFacts(
             title=self.plan.title,
@@ -265,17 +268,18 @@ class PlanRun:
             branch=prepared["branch"],
             base_branch=prepared["base_branch"],
             testing_notes=testing_notes(tests),
+            dropped=dropped,
             **agent_figures(result),
         )
         message = f"devbot: report for {self.plan.slug} ({status})\n\nRun: {self.run_id}\n"
-        return commit_report(self.worktree, facts, prepared["base_sha"], message)
+        return commit_report(self.git.worktree(self.worktree), facts, prepared["base_sha"], message)
 
     def _do_publish(
         self, prepared: dict[str, Any], head_sha: str, status: str, reason: str
     ) -> dict[str, Any]:
         branch = prepared["branch"]
         try:
-            worktrees.push(self.repo, self.settings.remote, head_sha, branch)
+            worktrees.push(self.git, self.settings.remote, head_sha, branch)
         except GitError as exc:
             return {
                 "pushed": False,
@@ -295,7 +299,7 @@ class PlanRun:
         return {"pushed": True, "pr_url": pr.url, "pr_number": pr.number, "error": ""}
 
     def _do_remove_worktree(self) -> None:
-        worktrees.remove(self.repo, self.worktree)
+        worktrees.remove(self.git, self.worktree)
 
 
 def _closing_refs(plan_body: str) -> str:

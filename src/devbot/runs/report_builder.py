@@ -9,7 +9,6 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Sequence
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
 from devbot.agent import AgentResult
@@ -42,6 +41,8 @@ class RunFacts:
     branch: str
     base_branch: str
     testing_notes: tuple[str, ...]
+    dropped: tuple[str, ...] = ()
+    """Nested repositories and `.git`-named entries left out of the commit."""
 
 
 def _lines(count: int) -> str:
@@ -97,6 +98,12 @@ def build_report(facts: RunFacts, changes: Sequence[Change]) -> Report:
         f"Run ended with exit status `{facts.exit_status}`: {facts.exit_message}",
         f"Cost: {usage}.",
     ]
+    if facts.dropped:
+        listed = ", ".join(f"`{path}`" for path in facts.dropped)
+        decisions.append(
+            f"Left out of the commit: {listed} (a nested git repository or a `.git` entry "
+            "is never committed)."
+        )
     if facts.status == "completed":
         next_steps = [
             f"Review the changes: `git diff {facts.base_branch}...{facts.branch}`.",
@@ -137,10 +144,10 @@ def agent_figures(result: AgentResult) -> dict[str, Any]:
     }
 
 
-def commit_report(worktree: Path, facts: RunFacts, base_sha: str, message: str) -> str:
+def commit_report(git: Git, facts: RunFacts, base_sha: str, message: str) -> str:
     """Write the report on what changed since `base_sha` (the plan and the report themselves
-    left out), secrets redacted, and commit it; the new head sha."""
-    git = Git(worktree)
+    left out), secrets redacted, and commit it in the worktree `git` works on; the new head."""
+    worktree = git.toplevel()
     own = {facts.plan_path, facts.report_path}
     changes = [c for c in git.changes_between(base_sha, "HEAD") if c.path not in own]
     report_file = worktree / facts.report_path

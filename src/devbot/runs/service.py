@@ -32,7 +32,7 @@ def new_run_id(slug: str) -> str:
 
 
 def repo_root(path: Path) -> Path:
-    return Path(Git(path).toplevel())
+    return Git.repository(path).toplevel()
 
 
 def submit_plan(

@@ -57,7 +57,7 @@ def branch_exists(git: Git, remote: str, branch: str) -> bool:
 
 
 def check_out(
-    repo: Path,
+    git: Git,
     worktree: Path,
     *,
     remote: str,
@@ -72,7 +72,6 @@ def check_out(
     `new_branch` is created at the tip of the base branch, after `reserve(name)` recorded it
     (so a crash between choosing and creating does not make the next try pick `name-2`).
     """
-    git = Git(repo)
     base = base_branch or git.default_branch(remote)
     if _has_remote(git, remote):
         git.fetch(remote, base)
@@ -81,7 +80,7 @@ def check_out(
         base_ref = base
     reused = False
     if worktree.exists():
-        branch = Git(worktree).run("rev-parse", "--abbrev-ref", "HEAD").strip()
+        branch = git.worktree(worktree).run("rev-parse", "--abbrev-ref", "HEAD").strip()
         reused = branch == existing_branch
     elif existing_branch and branch_exists(git, remote, existing_branch):
         branch, reused = existing_branch, True
@@ -95,31 +94,32 @@ def check_out(
             reserve(branch)
         worktree.parent.mkdir(parents=True, exist_ok=True)
         git.add_worktree(worktree, branch, base_ref)
-    base_sha = Git(worktree).run("merge-base", base_ref, "HEAD").strip()
+    base_sha = git.worktree(worktree).run("merge-base", base_ref, "HEAD").strip()
     return Checkout(branch=branch, base_branch=base, base_sha=base_sha, reused=reused)
 
 
-def repair_interrupted(repo: Path, worktree: Path) -> None:
+def repair_interrupted(git: Git, worktree: Path) -> None:
     """Before a first step runs again: drop a worktree whose creation was cut short, and
     undo a half-done checkout. No agent step ran yet, so nothing of value is lost."""
     if not worktree.exists():
         return
     try:
-        Git(worktree).run("rev-parse", "--verify", "HEAD")
+        git.worktree(worktree).run("rev-parse", "--verify", "HEAD")
     except GitError:
         shutil.rmtree(worktree, ignore_errors=True)
-        Git(repo).run("worktree", "prune")
+        git.run("worktree", "prune")
         return
-    Git(worktree).run("reset", "--hard", "--quiet", "HEAD")
+    git.worktree(worktree).run("reset", "--hard", "--quiet", "HEAD")
 
 
-def remove(repo: Path, worktree: Path) -> None:
+def remove(git: Git, worktree: Path) -> None:
     """Remove a run's worktree once its work is pushed (the branch stays)."""
     if worktree.exists():
         try:
-            Git(repo).remove_worktree(worktree)
+            git.remove_worktree(worktree)
         except GitError:
             shutil.rmtree(worktree, ignore_errors=True)
+            git.run("worktree", "prune")
 
 
 def remote_sha(git: Git, remote: str, branch: str) -> str | None:
@@ -130,10 +130,9 @@ def remote_sha(git: Git, remote: str, branch: str) -> str | None:
     return listed[0] if listed else None
 
 
-def push(repo: Path, remote: str, sha: str, branch: str) -> None:
+def push(git: Git, remote: str, sha: str, branch: str) -> None:
     """Push the known `sha` to `branch` (never forced); nothing when the remote has it.
 
     Raises GitError with git's words when the remote refuses."""
-    git = Git(repo)
     if remote_sha(git, remote, branch) != sha:
         git.push(remote, sha, branch)

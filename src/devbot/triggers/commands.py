@@ -15,7 +15,7 @@ from devbot.plans.plan import PlanError, plan_filename
 from devbot.runs.control import RunStateError
 from devbot.runs.store import RunNotFound, RunRecord
 from devbot.templating import render
-from devbot.vcs.git import GitError
+from devbot.vcs.git import Git, GitError
 
 USER_ERRORS: tuple[type[Exception], ...] = (
     ConfigError,
@@ -139,7 +139,9 @@ def cmd_serve(args: argparse.Namespace, flags: dict[str, Any]) -> int:
     webhook_secret()
     repo = _repo(args.repo)
     settings = load_settings(repo, flags)
-    settings = settings_from_branch(repo, settings.base_branch, flags, remote=settings.remote)
+    settings = settings_from_branch(
+        Git.repository(repo), settings.base_branch, flags, remote=settings.remote
+    )
     passed = {key: value for key, value in flags.items() if value is not None}
     return serve(repo, settings, passed, args.host, args.port, Console().say)
 

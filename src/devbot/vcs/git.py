@@ -1,9 +1,15 @@
-"""A thin, typed wrapper over the git command line.
+"""A thin, typed wrapper over the git command line, inert against what a repository holds.
 
 Everything devbot changes happens in worktrees of its own; the user's working tree and index
-are only read. Pushes name an exact sha and are never forced. Hooks are switched off for the
-commands devbot runs, because a workspace the agent edited may hold the hook scripts
-(`core.hooksPath` pointing into the tree) and they would run on the host, outside the sandbox.
+are only read. Pushes name an exact sha and are never forced.
+
+A worktree is written by the agent and by sandboxed commands, so host-side git must never
+take orders from it: every command names its git directory and work tree explicitly (the
+worktree's own `.git` file, which a sandboxed command can replace, is never read), and runs
+with a fixed configuration that switches off everything that would run a program or follow
+repository content — hooks, fsmonitor, submodule recursion, the `ext::` transport, and every
+configured filter and textconv driver (named in `.gitattributes`, which the agent can write).
+Nested repositories the agent creates are never descended into nor committed.
 """
 
 from __future__ import annotations
@@ -17,8 +23,34 @@ from typing import Literal
 
 DEFAULT_NAME = "devbot"
 DEFAULT_EMAIL = "devbot@localhost"
-_NO_HOOKS = ("-c", f"core.hooksPath={os.devnull}")
-_INHERITED_REPO_VARS = ("GIT_DIR", "GIT_WORK_TREE", "GIT_INDEX_FILE", "GIT_PREFIX")
+SAFE_CONFIG = (
+    f"core.hooksPath={os.devnull}",
+    "core.fsmonitor=false",
+    "core.untrackedCache=false",
+    "submodule.recurse=false",
+    "diff.ignoreSubmodules=all",
+    "status.submoduleSummary=false",
+    "fetch.recurseSubmodules=false",
+    "push.recurseSubmodules=no",
+    "protocol.ext.allow=never",
+    "gc.auto=0",
+    "maintenance.auto=false",
+)
+"""`-c` settings on every host git command; command-line config outranks every file."""
+_DRIVER_KEYS = r"^(filter\..+\.(clean|smudge|process|required)|diff\..+\.(textconv|command))$"
+_INHERITED_REPO_VARS = (
+    "GIT_DIR",
+    "GIT_WORK_TREE",
+    "GIT_INDEX_FILE",
+    "GIT_PREFIX",
+    "GIT_COMMON_DIR",
+    "GIT_OBJECT_DIRECTORY",
+    "GIT_ALTERNATE_OBJECT_DIRECTORIES",
+    "GIT_CEILING_DIRECTORIES",
+    "GIT_DISCOVERY_ACROSS_FILESYSTEM",
+)
+GITLINK_MODE = "160000"
+SYMLINK_MODE = "120000"
 
 
 class GitError(RuntimeError):
@@ -44,13 +76,69 @@ class Change:
     binary: bool = False
 
 
-class Git:
-    """Runs git in `cwd` (a repository or one of its worktrees)."""
+@dataclass(frozen=True)
+class Commit:
+    """What `commit_all` did: the new sha (None when nothing changed), and the nested
+    repositories and `.git`-named entries it left out of the commit."""
 
-    def __init__(self, cwd: Path, timeout_s: float | None = 600.0) -> None:
-        self.cwd = Path(cwd)
+    sha: str | None
+    dropped: tuple[str, ...] = ()
+
+
+class Git:
+    """Runs git on one repository: `git_dir` and `work_tree` (None for a bare repository)
+    are always passed explicitly. Build one with `Git.repository(path)` for the user's own
+    checkout and `.worktree(path)` for a worktree devbot created from it."""
+
+    def __init__(self, git_dir: Path, work_tree: Path | None, timeout_s: float | None = 600.0):
+        self.git_dir = Path(git_dir)
+        self.work_tree = Path(work_tree) if work_tree is not None else None
         self.timeout_s = timeout_s
         self._identity: tuple[str, ...] | None = None
+        self._drivers: tuple[str, ...] | None = None
+
+    @classmethod
+    def repository(cls, path: Path, timeout_s: float | None = 600.0) -> Git:
+        """The repository (bare or not) at or above `path`: a user's own checkout or a
+        mirror devbot made, never a worktree the agent worked in (use `.worktree`)."""
+        probe = cls(Path(os.devnull), None, timeout_s)
+        found = probe._exec(
+            ("rev-parse", "--path-format=absolute", "--git-dir", "--is-bare-repository"),
+            cwd=Path(path),
+            explicit=False,
+        )
+        if found.returncode != 0:
+            raise GitError(("git", "rev-parse", "--git-dir"), found.returncode, found.stderr)
+        git_dir, bare = found.stdout.split("\n")[:2]
+        if bare == "true":
+            return cls(Path(git_dir), None, timeout_s)
+        top = probe._exec(("rev-parse", "--show-toplevel"), cwd=Path(path), explicit=False)
+        if top.returncode != 0:
+            raise GitError(("git", "rev-parse", "--show-toplevel"), top.returncode, top.stderr)
+        return cls(Path(git_dir), Path(top.stdout.strip()), timeout_s)
+
+    @property
+    def common_dir(self) -> Path:
+        """The git directory shared by all worktrees (this one's own for a main checkout)."""
+        marker = self.git_dir / "commondir"
+        if marker.is_file():
+            return (self.git_dir / marker.read_text(encoding="utf-8").strip()).resolve()
+        return self.git_dir
+
+    def worktree(self, path: Path) -> Git:
+        """Git for a linked worktree of this repository at `path`, its git directory taken
+        from this repository's own records (`worktrees/*/gitdir`), never from `path/.git`."""
+        wanted = os.path.realpath(Path(path) / ".git")
+        admin_root = self.common_dir / "worktrees"
+        for admin in sorted(admin_root.iterdir()) if admin_root.is_dir() else []:
+            record = admin / "gitdir"
+            if record.is_file():
+                recorded = record.read_text(encoding="utf-8").strip()
+                if os.path.realpath(recorded) == wanted:
+                    return Git(admin, Path(path), self.timeout_s)
+        raise GitError(
+            ("git", "worktree", "list"), 128, f"{path} is not a worktree of {self.common_dir}"
+        )
 
     def run(self, *args: str, input: str | None = None) -> str:
         """Run `git <args>`; return stdout without its final newline, raise GitError on failure."""
@@ -59,8 +147,17 @@ class Git:
             raise GitError(("git", *args), result.returncode, result.stderr)
         return result.stdout.removesuffix("\n")
 
+    def run_bytes(self, *args: str) -> bytes:
+        """Run `git <args>`; its stdout exactly as git wrote it."""
+        done = self._spawn(args, None, None, True)
+        if done.returncode != 0:
+            raise GitError(("git", *args), done.returncode, _text(done.stderr))
+        return done.stdout
+
     def toplevel(self) -> Path:
-        return Path(self.run("rev-parse", "--show-toplevel"))
+        if self.work_tree is None:
+            raise GitError(("git", "rev-parse", "--show-toplevel"), 128, "a bare repository")
+        return self.work_tree
 
     def default_branch(self, remote: str = "origin") -> str:
         """origin/HEAD, else the remote's HEAD (ls-remote), else the current branch, else main."""
@@ -118,7 +215,7 @@ class Git:
 
     def remove_worktree(self, path: Path) -> None:
         """Remove the worktree at `path` with whatever it holds; fine when it is already gone."""
-        result = self._exec(("worktree", "remove", "--force", str(path)))
+        result = self._exec(("worktree", "remove", "--force", "--force", str(path)))
         if result.returncode != 0 and Path(path).exists():
             raise GitError(
                 ("git", "worktree", "remove", str(path)), result.returncode, result.stderr
@@ -129,25 +226,72 @@ class Git:
         return self.run("rev-parse", "HEAD")
 
     def tree_differs_from_head(self) -> bool:
-        """True when tracked files changed (staged or not) or untracked, non-ignored files exist."""
+        """True when tracked files changed (staged or not) or untracked, non-ignored files exist
+        (nested repositories and `.git`-named entries do not count: they are never committed)."""
+        return self._differs(_exclusions(self.unsafe_entries()))
+
+    def commit_all(self, message: str) -> Commit:
+        """Stage everything but nested repositories and `.git`-named entries, and commit.
+        `sha` is None (and no commit made) when nothing changed."""
+        unsafe = self.unsafe_entries()
+        spec = _exclusions(unsafe)
+        dropped = self._not_ignored(unsafe)
+        if not self._differs(spec):
+            return Commit(None, dropped)
+        self.run("add", "--all", "--", *spec)
+        if self._exec(("diff", "--cached", "--quiet", "--ignore-submodules=all")).returncode == 0:
+            return Commit(None, dropped)
+        self.run("commit", "--quiet", "--no-verify", "--file=-", input=message)
+        return Commit(self.head_sha(), dropped)
+
+    def unsafe_entries(self) -> tuple[str, ...]:
+        """Work-tree paths git must never stage: directories holding a nested repository (a
+        `.git` entry) and entries named `.git` in another case; symlinks are not followed."""
+        if self.work_tree is None:
+            return ()
+        root = self.work_tree
+        found: list[str] = []
+        for directory, subdirectories, names in os.walk(root):
+            here = Path(directory)
+            entries = [*subdirectories, *names]
+            if here != root and ".git" in entries:
+                found.append(here.relative_to(root).as_posix())
+                subdirectories[:] = []
+                continue
+            for entry in entries:
+                if entry.lower() == ".git" and not (here == root and entry == ".git"):
+                    found.append((here / entry).relative_to(root).as_posix())
+            subdirectories[:] = [d for d in subdirectories if d.lower() != ".git"]
+        return tuple(sorted(found))
+
+    def _differs(self, spec: Sequence[str]) -> bool:
         status = self.run(
-            "--no-optional-locks", "status", "--porcelain=v1", "-z", "--untracked-files=all"
+            "status",
+            "--porcelain=v1",
+            "-z",
+            "--untracked-files=all",
+            "--ignore-submodules=all",
+            "--",
+            *spec,
         )
         return bool(status)
 
-    def commit_all(self, message: str) -> str | None:
-        """Stage everything and commit; None (and no commit) when nothing changed."""
-        if not self.tree_differs_from_head():
-            return None
-        self.run("add", "--all")
-        if self._exec(("diff", "--cached", "--quiet")).returncode == 0:
-            return None
-        self.run(*_NO_HOOKS, "commit", "--quiet", "--no-verify", "--file=-", input=message)
-        return self.head_sha()
+    def _not_ignored(self, paths: Sequence[str]) -> tuple[str, ...]:
+        """`paths` without those .gitignore covers (they would not be committed anyway)."""
+        if not paths:
+            return ()
+        checked = self._exec(("check-ignore", "-z", "--stdin"), input="\0".join(paths) + "\0")
+        ignored = set(checked.stdout.split("\0")) if checked.returncode in (0, 1) else set()
+        return tuple(path for path in paths if path not in ignored)
+
+    def listed_files(self) -> list[str]:
+        """Tracked and untracked-but-not-ignored files of the work tree, root-relative."""
+        listed = self.run("ls-files", "--cached", "--others", "--exclude-standard", "-z")
+        return [name for name in listed.split("\0") if name]
 
     def push(self, remote: str, sha: str, branch: str) -> None:
         """Push exactly `sha` to `branch` on `remote`; never forced, so a rejection raises."""
-        self.run(*_NO_HOOKS, "push", "--quiet", remote, f"{sha}:refs/heads/{branch}")
+        self.run("push", "--quiet", "--no-verify", remote, f"{sha}:refs/heads/{branch}")
 
     def fetch(self, remote: str, branch: str) -> str:
         """Update `remote/branch` from the remote; return the fetched sha."""
@@ -182,6 +326,35 @@ class Git:
     def file_exists_at(self, ref: str, path: str) -> bool:
         return self._exec(("cat-file", "-e", f"{ref}:{path}")).returncode == 0
 
+    def tree_entry(self, ref: str, path: str) -> tuple[str, str] | None:
+        """(mode, object id) of `path` in the tree of `ref`, or None when absent."""
+        listed = self._exec(("ls-tree", "-z", ref, "--", path))
+        if listed.returncode != 0 or not listed.stdout:
+            return None
+        meta, _, name = listed.stdout.rstrip("\0").partition("\t")
+        if name != path:
+            return None
+        mode, _kind, oid = meta.split()
+        return mode, oid
+
+    def read_blob(self, ref: str, path: str) -> str | None:
+        """The text of a regular file `path` at `ref`; None when absent or not a regular
+        file (a symlink's "content" is its target, which must never pass for a file)."""
+        entry = self.tree_entry(ref, path)
+        if entry is None or entry[0] not in ("100644", "100755"):
+            return None
+        return self.run_bytes("cat-file", "blob", entry[1]).decode("utf-8", errors="replace")
+
+    def symlinks_at(self, ref: str) -> dict[str, str]:
+        """Every symbolic link in the tree of `ref`: path -> target as stored."""
+        listed = self.run("ls-tree", "-r", "-z", ref)
+        links: dict[str, str] = {}
+        for record in listed.split("\0"):
+            meta, _, name = record.partition("\t")
+            if meta.startswith(SYMLINK_MODE + " "):
+                links[name] = _text(self.run_bytes("cat-file", "blob", meta.split()[2]))
+        return links
+
     def _remote_heads(self, remote: str, *patterns: str) -> set[str]:
         result = self._exec(("ls-remote", "--heads", remote, *patterns))
         if result.returncode not in (0, 2):
@@ -191,17 +364,27 @@ class Git:
         return {line.split("\t", 1)[1] for line in result.stdout.splitlines() if "\t" in line}
 
     def _exec(
-        self, args: Sequence[str], input: str | None = None
-    ) -> subprocess.CompletedProcess[str]:
-        command = ["git", *self._identity_args(), *args]
+        self,
+        args: Sequence[str],
+        input: str | None = None,
+        *,
+        cwd: Path | None = None,
+        explicit: bool = True,
+    ) -> _Done:
+        done = self._spawn(args, input.encode() if input is not None else None, cwd, explicit)
+        return _Done(done.returncode, _text(done.stdout), _text(done.stderr))
+
+    def _spawn(
+        self, args: Sequence[str], input: bytes | None, cwd: Path | None, explicit: bool
+    ) -> subprocess.CompletedProcess[bytes]:
+        command = self._command(args, explicit)
         try:
             return subprocess.run(
                 command,
-                cwd=self.cwd,
+                cwd=cwd or self.work_tree or self.git_dir,
                 env=_environment(),
                 input=input,
                 capture_output=True,
-                text=True,
                 timeout=self.timeout_s,
                 check=False,
             )
@@ -209,6 +392,30 @@ class Git:
             raise GitError(command, -1, f"timed out after {self.timeout_s} s") from None
         except OSError as exc:
             raise GitError(command, -1, str(exc)) from None
+
+    def _command(self, args: Sequence[str], explicit: bool) -> list[str]:
+        command = ["git", *self._location(explicit), *_config_args()]
+        if explicit and args[:1] != ("config",):
+            command += [*self._driver_args(), *self._identity_args()]
+        return [*command, *args]
+
+    def _location(self, explicit: bool) -> tuple[str, ...]:
+        if not explicit:
+            return ()
+        if self.work_tree is None:
+            return (f"--git-dir={self.git_dir}",)
+        return (f"--git-dir={self.git_dir}", f"--work-tree={self.work_tree}")
+
+    def _driver_args(self) -> tuple[str, ...]:
+        """`-c` settings that neutralise every filter and diff driver the config defines: an
+        empty filter, `cat` as textconv and `true` as external diff (git refuses empty ones)."""
+        if self._drivers is None:
+            listed = self._exec(("config", "--name-only", "--get-regexp", _DRIVER_KEYS))
+            names = listed.stdout.split() if listed.returncode == 0 else []
+            self._drivers = tuple(
+                item for name in names for item in ("-c", f"{name}={_neutral(name)}")
+            )
+        return self._drivers
 
     def _identity_args(self) -> tuple[str, ...]:
         """`-c user.name/-c user.email` for what neither config nor environment provides."""
@@ -228,9 +435,41 @@ class Git:
         return self._identity
 
 
+@dataclass(frozen=True)
+class _Done:
+    returncode: int
+    stdout: str
+    stderr: str
+
+
+def _text(data: bytes) -> str:
+    """Git's output as text: UTF-8, undecodable bytes kept as surrogate escapes."""
+    return data.decode("utf-8", errors="surrogateescape")
+
+
+def _neutral(key: str) -> str:
+    """The harmless value for a driver key of `_DRIVER_KEYS`."""
+    for suffix, value in ((".required", "false"), (".textconv", "cat"), (".command", "true")):
+        if key.endswith(suffix):
+            return value
+    return ""
+
+
+def _config_args() -> tuple[str, ...]:
+    return tuple(item for setting in SAFE_CONFIG for item in ("-c", setting))
+
+
+def _exclusions(paths: Sequence[str]) -> tuple[str, ...]:
+    """A pathspec for the whole tree except `paths` (git's `:(exclude)` magic)."""
+    if not paths:
+        return ()
+    return (".", *(f":(exclude,literal){path}" for path in paths))
+
+
 def _environment() -> dict[str, str]:
     env = {k: v for k, v in os.environ.items() if k not in _INHERITED_REPO_VARS}
     env["GIT_TERMINAL_PROMPT"] = "0"
+    env["GIT_OPTIONAL_LOCKS"] = "0"
     return env
 
 

@@ -18,7 +18,7 @@ def github_repo_for(settings: Settings, repo: Path) -> RepoRef | None:
     if settings.github_repo:
         return resolve_repo(settings.github_repo, None, settings.github_api_url)
     try:
-        url = Git(repo).run("remote", "get-url", settings.remote)
+        url = Git.repository(repo).run("remote", "get-url", settings.remote)
     except GitError:
         return None
     return resolve_repo(None, url, settings.github_api_url)
