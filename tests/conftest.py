@@ -11,4 +11,5 @@ pytest_plugins = [
     "tests.fixtures.devbot_process",
     "tests.fixtures.postgres",
     "tests.fixtures.webhook",
+    "tests.fixtures.feedback",
 ]

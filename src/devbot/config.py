@@ -66,6 +66,7 @@ class Settings:
     mention: str = "@devbot"
     issue_label: str = "devbot"
     allow_workflow_changes: bool = False
+    protected_paths: tuple[str, ...] = ()
     feedback_debounce_s: float = 3.0
 
     def state_dir(self, repo: Path) -> Path:

@@ -71,6 +71,7 @@ STEPS = [
     "cancel_check",
     "commit_work",
     "commit_report",
+    "check_change_set",
     "push_and_open_pr",
     "remove_worktree",
     "finished_at",

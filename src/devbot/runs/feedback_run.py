@@ -14,7 +14,7 @@ from __future__ import annotations
 import datetime as dt
 import time
 from dataclasses import asdict, replace
-from pathlib import Path
+from pathlib import Path, PurePosixPath
 from typing import Any
 
 from dbos import DBOS
@@ -28,6 +28,7 @@ from devbot.runs import progress
 from devbot.runs import worktree as worktrees
 from devbot.runs.agent_run import file_listing, make_verification, run_agent
 from devbot.runs.base_config import settings_from_branch
+from devbot.runs.change_guard import Refusal, check_change_set
 from devbot.runs.feedback_state import FeedbackState
 from devbot.runs.forges import feedback_forge_for, may_trigger
 from devbot.runs.report_builder import RunFacts, agent_figures, commit_report
@@ -35,11 +36,12 @@ from devbot.runs.state import store_for
 from devbot.runs.store import RunRecord
 from devbot.runs.verify import testing_notes, tests_failure
 from devbot.templating import render
+from devbot.tools.inside import inside_path, read_inside
+from devbot.tools.jail import PathOutsideWorkspace
 from devbot.untrusted import clean_untrusted
-from devbot.vcs.forge import COMMENT_MARKER, FeedbackForge, is_devbot_comment, with_marker
+from devbot.vcs.forge import COMMENT_MARKER, FeedbackForge, same_login, with_marker
 from devbot.vcs.git import Commit, Git, GitError
 
-WORKFLOWS_DIR = ".github/workflows/"
 FEEDBACK_WORKTREES = "feedback-worktrees"
 MAX_COMMENT_CHARS = 6000
 
@@ -83,9 +85,9 @@ def _marker(kind: str, key: object) -> str:
 
 
 def _post_once(forge: FeedbackForge, number: int, key: str, body: str) -> int:
-    """Post `body` on the PR unless a comment carrying `key` is there already."""
+    """Post `body` on the PR unless devbot's own comment carrying `key` is there already."""
     for comment in forge.list_feedback(number):
-        if key in comment.body:
+        if key in comment.body and same_login(comment.author, forge.identity()):
             return comment.id
     return forge.post_comment(number, with_marker(f"{body}\n{key}", COMMENT_MARKER))
 
@@ -145,6 +147,13 @@ class FeedbackRun:
                 created_at=self.started_at,
             )
         )
+        if pr["head_repo"] != self.forge.full_name:
+            where = pr["head_repo"] or "a repository that is gone"
+            return self._finish(
+                "failed",
+                f"the pull request's branch lives in {where}; devbot pushes only to branches "
+                f"of {self.forge.full_name}",
+            )
         collected: dict[str, Any] = _step("collect_comments", lambda: self._do_collect(cutoff))
         self.comments = collected["comments"]
         notes = [f"- ignored (edited after the trigger): {c}" for c in collected["edited"]]
@@ -181,21 +190,19 @@ class FeedbackRun:
         status, reason = _judge(result, tests)
         work: Commit = _step("commit_work", lambda: self._do_commit_work(result))
         work_sha = work.sha or ""
-        touched: list[str] = _step(
-            "check_workflow_changes", lambda: self._do_workflow_changes(prepared["start_sha"])
-        )
-        if touched and not self.settings.allow_workflow_changes:
-            reason = (
-                "refused to push: the change touches "
-                + ", ".join(f"`{path}`" for path in touched)
-                + " and `allow_workflow_changes` is false; the work is kept in "
-                + str(self.worktree)
-            )
-            return self._finish("failed", reason, result=result, notes=notes)
         head_sha: str = _step(
             "commit_report",
             lambda: self._do_commit_report(prepared, result, tests, status, reason, work.dropped),
         )
+        refusal: Refusal = _step(
+            "check_change_set",
+            lambda: check_change_set(
+                self.git.worktree(self.worktree), prepared["start_sha"], head_sha, self.settings
+            ),
+        )
+        if refusal:
+            reason = f"{refusal.reason()}; the work is kept in {self.worktree}"
+            return self._finish("failed", reason, result=result, notes=notes)
         pushed: dict[str, Any] = _step("push", lambda: self._do_push(prepared["branch"], head_sha))
         if not pushed["pushed"]:
             return self._finish("failed", pushed["error"], result=result, notes=notes)
@@ -219,7 +226,14 @@ class FeedbackRun:
         pr = self.forge.get_pull_request(self.number)
         if pr is None:
             raise LookupError(f"pull request #{self.number} not found")
-        return {"title": pr.title, "body": pr.body, "head": pr.head, "base": pr.base, "url": pr.url}
+        return {
+            "title": pr.title,
+            "body": pr.body,
+            "head": pr.head,
+            "base": pr.base,
+            "url": pr.url,
+            "head_repo": pr.head_repo,
+        }
 
     def _do_settings(self, base: str) -> dict[str, Any]:
         """Settings with `devbot.toml` read from the base branch, never from the PR branch."""
@@ -235,7 +249,7 @@ class FeedbackRun:
         edited: list[int] = []
         unauthorised: list[int] = []
         for comment in self.forge.list_feedback(self.number):
-            if comment.id in addressed or is_devbot_comment(comment.body):
+            if comment.id in addressed or same_login(comment.author, self.forge.identity()):
                 continue
             if comment.author_type == "Bot" or comment.author.endswith("[bot]"):
                 continue
@@ -305,11 +319,6 @@ class FeedbackRun:
         ).dropped
         return Commit(git.head_sha(), dropped)
 
-    def _do_workflow_changes(self, start_sha: str) -> list[str]:
-        changes = self.git.worktree(self.worktree).changes_between(start_sha, "HEAD")
-        paths = {c.path for c in changes} | {c.old_path for c in changes if c.old_path}
-        return sorted(p for p in paths if p.startswith(WORKFLOWS_DIR))
-
     def _do_commit_report(
         self,
         prepared: dict[str, Any],
@@ -323,7 +332,7 @@ class FeedbackRun:
         report_rel, plan_rel = prepared["report_path"], prepared["plan_path"]
         if not report_rel:
             return git.head_sha()
-        previous = parse_report((self.worktree / report_rel).read_text(encoding="utf-8"))
+        previous = parse_report(read_inside(self.worktree, report_rel))
         round_note = f"Review feedback on PR #{self.number} (run {self.run_id}): " + (
             result.summary.strip() or result.message
         )
@@ -362,7 +371,10 @@ class FeedbackRun:
         return {"pushed": True, "error": ""}
 
     def _do_replies(self, sha: str, result: AgentResult, changed: bool) -> None:
-        listed = self.forge.list_feedback(self.number)
+        identity = self.forge.identity()
+        listed = [
+            c for c in self.forge.list_feedback(self.number) if same_login(c.author, identity)
+        ]
         answered = {c.in_reply_to for c in listed if c.in_reply_to and "devbot:reply:" in c.body}
         summary = redact(result.summary.strip() or result.message)
         if not changed:
@@ -391,10 +403,10 @@ class FeedbackRun:
 
     def _task_body(self, pr: dict[str, Any], prepared: dict[str, Any]) -> str:
         plan_text, report_text = clean_untrusted(pr["body"]), "(none)"
-        if prepared["plan_path"] and (self.worktree / prepared["plan_path"]).is_file():
+        if prepared["plan_path"]:
             plan_text = _plan(self.worktree, prepared["plan_path"], self.settings).body
         if prepared["report_path"]:
-            report_text = (self.worktree / prepared["report_path"]).read_text(encoding="utf-8")
+            report_text = read_inside(self.worktree, prepared["report_path"])
         comments = "\n".join(_describe_comment(c) for c in self.comments)
         return redact(
             render(
@@ -518,25 +530,36 @@ def _describe_comment(comment: dict[str, Any]) -> str:
 
 
 def _find_report(worktree: Path, plan_dirs: tuple[str, ...]) -> tuple[str, str]:
-    """(plan path, report path) of the newest REPORT on the branch; ("", "") when none."""
-    reports = sorted(
-        path
-        for folder in plan_dirs
-        if (worktree / folder).is_dir()
-        for path in (worktree / folder).glob("*__REPORT__*.md")
-    )
-    if not reports:
-        return "", ""
-    report_rel = reports[-1].relative_to(worktree).as_posix()
+    """(plan path, report path) of the newest REPORT on the branch; ("", "") when none.
+
+    Only regular files inside the worktree count: a plan folder, report or plan that is a
+    symbolic link out of the worktree is ignored (the branch is not trusted)."""
+    reports: list[str] = []
+    for folder in plan_dirs:
+        try:
+            real = inside_path(worktree, folder)
+        except PathOutsideWorkspace:
+            continue
+        if real.is_dir():
+            reports += [f"{folder}/{p.name}" for p in real.glob("*__REPORT__*.md")]
+    for report_rel in sorted(reports, key=lambda rel: PurePosixPath(rel).name, reverse=True):
+        try:
+            plan_rel = parse_report(read_inside(worktree, report_rel)).plan_file
+        except (OSError, ValueError):
+            continue
+        if plan_rel and _plan_text(worktree, plan_rel) is None:
+            plan_rel = ""
+        return plan_rel, report_rel
+    return "", ""
+
+
+def _plan_text(worktree: Path, plan_rel: str) -> str | None:
     try:
-        plan_rel = parse_report(reports[-1].read_text(encoding="utf-8")).plan_file
-    except ValueError:
-        plan_rel = ""
-    if plan_rel and not (worktree / plan_rel).is_file():
-        plan_rel = ""
-    return plan_rel, report_rel
+        return read_inside(worktree, plan_rel)
+    except (OSError, ValueError):
+        return None
 
 
 def _plan(worktree: Path, plan_rel: str, settings: Settings) -> Plan:
-    text = (worktree / plan_rel).read_text(encoding="utf-8")
+    text = read_inside(worktree, plan_rel, settings.max_plan_bytes)
     return parse_plan_text(text, worktree / plan_rel, settings.max_plan_bytes)

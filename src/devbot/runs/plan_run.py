@@ -26,9 +26,11 @@ from devbot.plans.report import Status
 from devbot.runs import progress
 from devbot.runs import worktree as worktrees
 from devbot.runs.agent_run import file_listing, make_verification, run_agent
+from devbot.runs.change_guard import Refusal, check_change_set
 from devbot.runs.report_builder import RunFacts, agent_figures, commit_report
 from devbot.runs.state import forge_for, store_for
 from devbot.runs.verify import Verification, testing_notes, tests_failure
+from devbot.tools.inside import read_inside, write_inside
 from devbot.vcs.git import Commit, Git, GitError
 
 T = TypeVar("T")
@@ -141,6 +143,22 @@ class PlanRun:
             lambda: self._do_commit_report(prepared, result, tests, status, reason, work.dropped),
         )
         self.say(f"committed {head_sha[:10]} on {prepared['branch']}")
+        refusal: Refusal = _step(
+            "check_change_set",
+            lambda: check_change_set(
+                self.git.worktree(self.worktree), prepared["base_sha"], head_sha, self.settings
+            ),
+        )
+        if refusal:
+            message = f"{refusal.reason()}; the work is kept in {self.worktree}"
+            self.store.update(
+                self.run_id,
+                status="failed",
+                message=message,
+                finished_at=_step("finished_at", time.time),
+            )
+            self.say(f"run failed: {message}")
+            return {"status": "failed", "message": message, "head_sha": head_sha, "pushed": False}
 
         outcome: dict[str, Any] = _step(
             "push_and_open_pr", lambda: self._do_publish(prepared, head_sha, status, reason)
@@ -206,10 +224,8 @@ class PlanRun:
             existing_branch=own_branch or (previous.branch if previous else None),
             reserve=lambda branch: self.store.update(self.run_id, branch=branch),
         )
-        plan_in_tree = self.worktree / self.plan_rel
-        if not plan_in_tree.exists() or plan_in_tree.read_text("utf-8") != self.plan.text:
-            plan_in_tree.parent.mkdir(parents=True, exist_ok=True)
-            plan_in_tree.write_text(self.plan.text, encoding="utf-8")
+        if _text_inside(self.worktree, self.plan_rel) != self.plan.text:
+            write_inside(self.worktree, self.plan_rel, self.plan.text)
         today = dt.date.today()
         if checkout.reused and previous is not None and previous.report_path:
             report_rel = previous.report_path
@@ -288,7 +304,7 @@ class PlanRun:
         self.store.update(self.run_id, head_sha=head_sha)
         self.say(f"pushed {branch} to {self.settings.remote}")
         title = self.plan.title if status == "completed" else f"[{status}] {self.plan.title}"
-        report_text = (self.worktree / prepared["report_path"]).read_text(encoding="utf-8")
+        report_text = read_inside(self.worktree, prepared["report_path"])
         pr = forge_for(self.settings, self.repo).open_or_update_pull_request(
             title=title,
             body=_pr_body(report_text, reason) + _closing_refs(self.plan.body),
@@ -300,6 +316,14 @@ class PlanRun:
 
     def _do_remove_worktree(self) -> None:
         worktrees.remove(self.git, self.worktree)
+
+
+def _text_inside(worktree: Path, relative: str) -> str | None:
+    """The file's text, or None when there is no regular file inside the worktree there."""
+    try:
+        return read_inside(worktree, relative)
+    except (OSError, ValueError):
+        return None
 
 
 def _closing_refs(plan_body: str) -> str:

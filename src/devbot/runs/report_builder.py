@@ -14,6 +14,7 @@ from typing import Any
 from devbot.agent import AgentResult
 from devbot.plans.report import FileChange, Report, Status, render_report
 from devbot.redact import redact
+from devbot.tools.inside import write_inside
 from devbot.vcs.git import Change, Git
 
 
@@ -150,8 +151,6 @@ def commit_report(git: Git, facts: RunFacts, base_sha: str, message: str) -> str
     worktree = git.toplevel()
     own = {facts.plan_path, facts.report_path}
     changes = [c for c in git.changes_between(base_sha, "HEAD") if c.path not in own]
-    report_file = worktree / facts.report_path
-    report_file.parent.mkdir(parents=True, exist_ok=True)
-    report_file.write_text(redact(render_report(build_report(facts, changes))), encoding="utf-8")
+    write_inside(worktree, facts.report_path, redact(render_report(build_report(facts, changes))))
     git.commit_all(message)
     return git.head_sha()

@@ -24,7 +24,7 @@ from devbot.runs.forges import feedback_forge_for, may_trigger
 from devbot.runs.inbox import Inbox
 from devbot.runs.state import store_for
 from devbot.untrusted import clean_untrusted
-from devbot.vcs.forge import Comment, FeedbackForge, is_devbot_pull_request
+from devbot.vcs.forge import Comment
 
 FEEDBACK_QUEUE = "devbot-feedback"
 EYES = "eyes"
@@ -115,10 +115,7 @@ def _handle(
         return {"status": "plan_run", "reason": run_id}
     if comment is None:
         return _ignored("no comment in the delivery")
-    owner = trigger.get("pr_is_devbots")
-    if owner is None:
-        owner = _step("pull_request_owner", lambda: _is_devbots(forge, number, settings))
-    if not owner and not trigger.get("mentioned"):
+    if not trigger.get("pr_is_devbots") and not trigger.get("mentioned"):
         return _ignored("not devbot's pull request and devbot is not mentioned")
     _step("react", lambda: forge.add_reaction(comment, EYES))
     delivery_id, received_at = trigger["delivery_id"], float(trigger["received_at"])
@@ -138,13 +135,6 @@ def _handle(
             feedback_run_workflow, feedback_request(new_run, repo, number, settings, flags)
         )
     return {"status": "scheduled", "reason": new_run}
-
-
-def _is_devbots(forge: FeedbackForge, number: int, settings: Settings) -> bool:
-    pr = forge.get_pull_request(number)
-    if pr is None:
-        return False
-    return is_devbot_pull_request(pr.body) or pr.head.startswith(settings.branch_prefix)
 
 
 def _write_issue_plan(settings: Settings, repo: Path, trigger: dict[str, Any]) -> str:

@@ -27,9 +27,10 @@ _SCHEMA = (
 _COLUMNS = "number, title, body, head, base, state"
 
 PR_MARKER = "<!-- devbot:pr -->"
-"""Hidden in the body of every pull request devbot opens: devbot knows its own PRs by it."""
+"""Hidden in the body of every pull request devbot opens, for people and tools reading it.
+It proves nothing (anyone can write it): devbot knows its own PRs by their author."""
 COMMENT_MARKER = "<!-- devbot -->"
-"""Hidden in every comment and reply devbot posts: devbot ignores comments that carry it."""
+"""Hidden in every comment and reply devbot posts; like PR_MARKER, never a proof."""
 
 
 def with_marker(body: str, marker: str) -> str:
@@ -37,12 +38,9 @@ def with_marker(body: str, marker: str) -> str:
     return body if marker in body else f"{body.rstrip()}\n\n{marker}\n"
 
 
-def is_devbot_pull_request(body: str | None) -> bool:
-    return PR_MARKER in (body or "")
-
-
-def is_devbot_comment(body: str | None) -> bool:
-    return COMMENT_MARKER in (body or "")
+def same_login(first: str, second: str) -> bool:
+    """GitHub logins compare without case."""
+    return bool(first) and first.lower() == second.lower()
 
 
 @dataclass(frozen=True)
@@ -54,6 +52,10 @@ class PullRequest:
     base: str
     url: str
     state: str = "open"
+    author: str = ""
+    """Login of who opened it, as the forge records it."""
+    head_repo: str = ""
+    """`owner/name` of the repository the head branch lives in ("" when unknown or gone)."""
 
 
 class Forge(Protocol):
@@ -91,14 +93,16 @@ class Comment:
     author_type: str = "User"
     """GitHub's user type: "User", "Bot" or "Organization"."""
 
-    @property
-    def by_devbot(self) -> bool:
-        """Posted by devbot itself (carries COMMENT_MARKER); check before stripping comments."""
-        return is_devbot_comment(self.body)
-
 
 class FeedbackForge(Forge, Protocol):
     """A forge where reviewers talk back: GitHub. Permission names follow GitHub's API."""
+
+    full_name: str
+    """`owner/name` of the repository this forge works on."""
+
+    def identity(self) -> str:
+        """The login devbot acts as here (the token's user, or the App's `<slug>[bot]`)."""
+        ...
 
     def permission(self, user: str) -> str:
         """ "admin", "maintain", "write", "triage", "read" or "none" for `user` on the repo."""

@@ -13,6 +13,9 @@ from devbot.triggers.webhook.server import webhook_secret
 from tests.fixtures.repo import OriginRepo
 from tests.fixtures.webhook import RunningServer, StartServer
 
+IDENTITY = "devbot-user"
+"""devbot's own login on the forge, for these tests."""
+
 
 def review_comment(body: str = "Please rename this.", login: str = "alice") -> dict[str, Any]:
     user = {"login": login, "id": 7, "type": "User"}
@@ -28,7 +31,12 @@ def review_comment(body: str = "Please rename this.", login: str = "alice") -> d
             "created_at": "2026-11-24T10:00:00Z",
             "updated_at": "2026-11-24T10:00:00Z",
         },
-        "pull_request": {"number": 1, "body": "x", "head": {"ref": "devbot/task"}},
+        "pull_request": {
+            "number": 1,
+            "body": "x",
+            "user": {"login": IDENTITY, "type": "User"},
+            "head": {"ref": "devbot/task"},
+        },
         "repository": {"full_name": "octo/hello"},
         "sender": user,
     }
@@ -37,7 +45,7 @@ def review_comment(body: str = "Please rename this.", login: str = "alice") -> d
 @pytest.fixture
 def server(origin_repo: OriginRepo, webhook_server: StartServer) -> RunningServer:
     settings = load_settings(origin_repo.work, environ={})
-    return webhook_server(origin_repo.work, settings, dispatch=False)
+    return webhook_server(origin_repo.work, settings, dispatch=False, identity=IDENTITY)
 
 
 def stored(server: RunningServer) -> set[str]:
@@ -130,7 +138,7 @@ def test_missing_headers_are_400(server: RunningServer) -> None:
     ("payload", "reason"),
     [
         (review_comment(login="renovate[bot]"), "sent by a bot"),
-        (review_comment("Done.\n\n<!-- devbot -->"), "devbot's own comment"),
+        (review_comment("Done.", login=IDENTITY), "devbot's own comment"),
     ],
 )
 def test_bots_and_devbot_itself_are_ignored_at_the_edge(
@@ -173,9 +181,9 @@ def test_inbox_keeps_deliveries_across_server_restarts(
     origin_repo: OriginRepo, webhook_server: StartServer
 ) -> None:
     settings = load_settings(origin_repo.work, environ={})
-    first = webhook_server(origin_repo.work, settings, dispatch=False)
+    first = webhook_server(origin_repo.work, settings, dispatch=False, identity=IDENTITY)
     assert first.post("pull_request_review_comment", review_comment(), delivery="d-9")[0] == 202
     first.server.stop()
-    second = webhook_server(origin_repo.work, settings, dispatch=False)
+    second = webhook_server(origin_repo.work, settings, dispatch=False, identity=IDENTITY)
     assert second.post("pull_request_review_comment", review_comment(), delivery="d-9")[0] == 200
     assert inbox_for(settings, origin_repo.work).ids() == {"d-9"}

@@ -31,7 +31,7 @@ def test_every_published_example_gets_a_2xx(
     )
     examples = {entry["name"]: entry["examples"] for entry in index}
     settings = load_settings(origin_repo.work, environ={})
-    server = webhook_server(origin_repo.work, settings, dispatch=False)
+    server = webhook_server(origin_repo.work, settings, dispatch=False, identity="devbot-user")
     answers: dict[str, int] = {}
     for event in EVENTS:
         assert examples.get(event), f"no published examples for {event}"

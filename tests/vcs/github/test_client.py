@@ -59,6 +59,7 @@ def test_github_app_installation_token_cached(
     pr = forge.open_or_update_pull_request(title="T", body="B", head="devbot/app", base="main")
     forge.post_comment(pr.number, "hello")
     assert github_double.pulls(REPO)[0]["user"]["login"] == "devbot[bot]"
+    assert forge.identity() == "devbot[bot]" == pr.author
     assert len(github_double.installation_tokens) == 1
     now[0] += 3600 - 400
     forge.find_pull_request("devbot/app")

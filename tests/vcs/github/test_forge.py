@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from devbot.vcs.forge import COMMENT_MARKER, PR_MARKER, is_devbot_pull_request
+from devbot.vcs.forge import COMMENT_MARKER, PR_MARKER
 from devbot.vcs.github.client import GitHubError
 from tests.fixtures.github_double import DEFAULT_LOGIN, GitHubDouble
 from tests.vcs.github.helpers import REPO, make_forge
@@ -24,7 +24,8 @@ def test_pull_request_opened_once_then_updated(github_double: GitHubDouble) -> N
     assert first.number == second.number == pulls[0]["number"]
     assert pulls[0]["title"] == "Task (again)"
     assert pulls[0]["body"].startswith("Report v2") and pulls[0]["body"].count(PR_MARKER) == 1
-    assert is_devbot_pull_request(second.body)
+    assert second.author == forge.identity() == DEFAULT_LOGIN
+    assert second.head_repo == REPO
     assert second.url == f"https://github.com/{REPO}/pull/{first.number}"
     assert forge.find_pull_request("devbot/task") == second
     creates = [r for r in github_double.requests if r.method == "POST"]
@@ -70,7 +71,7 @@ def test_comments_carry_the_marker_and_can_be_updated(github_double: GitHubDoubl
     assert [c["id"] for c in posted] == [comment_id]
     assert posted[0]["body"].startswith("done") and COMMENT_MARKER in posted[0]["body"]
     mine = [c for c in forge.list_feedback(pr.number) if c.id == comment_id]
-    assert mine[0].by_devbot and mine[0].kind == "issue_comment"
+    assert mine[0].author == forge.identity() and mine[0].kind == "issue_comment"
 
 
 def test_feedback_replies_reactions_and_resolved_threads(github_double: GitHubDouble) -> None:
@@ -95,7 +96,7 @@ def test_feedback_replies_reactions_and_resolved_threads(github_double: GitHubDo
         "utils.py",
         4,
     )
-    assert comment.diff_hunk and comment.author_type == "User" and not comment.by_devbot
+    assert comment.diff_hunk and comment.author_type == "User"
     assert comment.thread_id == github_double.thread_of(REPO, root["id"])["id"]
 
     forge.add_reaction(comment, "eyes")
@@ -112,7 +113,7 @@ def test_feedback_replies_reactions_and_resolved_threads(github_double: GitHubDo
 
     reply_id = forge.reply_to_review_comment(pr.number, comment.id, "Renamed in abc1234")
     reply = next(c for c in forge.list_feedback(pr.number) if c.id == reply_id)
-    assert reply.in_reply_to == comment.id and reply.by_devbot
+    assert reply.in_reply_to == comment.id and reply.author == forge.identity()
     assert reply.thread_id == comment.thread_id
     assert comment.thread_id is not None
     forge.resolve_thread(comment.thread_id)

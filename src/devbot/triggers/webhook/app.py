@@ -69,8 +69,14 @@ class BatchWriter:
 
 
 def create_app(
-    *, secret: bytes, settings: Settings, inbox: Inbox, on_accepted: Callable[[], None]
+    *,
+    secret: bytes,
+    settings: Settings,
+    inbox: Inbox,
+    on_accepted: Callable[[], None],
+    identity: str,
 ) -> FastAPI:
+    """`identity`: devbot's own login on the forge, which tells its PRs and comments apart."""
     if not secret:
         raise ValueError("a webhook secret is required")
     writer = BatchWriter(inbox)
@@ -99,7 +105,7 @@ def create_app(
             return answer(200, "pong")
         try:
             payload = json.loads(body)
-            decision = classify(event, payload, settings, delivery_id, time.time())
+            decision = classify(event, payload, settings, delivery_id, time.time(), identity)
         except (ValueError, UnicodeDecodeError, RecursionError) as exc:
             reason = str(exc) if isinstance(exc, Malformed) else "the body is not JSON"
             return answer(400, "malformed", reason=reason)

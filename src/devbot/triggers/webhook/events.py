@@ -4,6 +4,10 @@ GitHub's payloads vary by event, action and version, and typed parsers reject ma
 ones; so each field is read where it is needed, and a field devbot needs that is missing or
 of the wrong type makes the delivery malformed (400), never a crash. Everything that needs
 the forge (permission, a PR's branch) is left to the durable workflow.
+
+Who did what comes from the fields GitHub fills in (a PR's `user`, its head repository, a
+comment's author), compared with devbot's own login (`identity`), never from text anyone
+can write, such as devbot's markers in a body.
 """
 
 from __future__ import annotations
@@ -14,7 +18,7 @@ from typing import Any, Literal
 
 from devbot.config import Settings
 from devbot.untrusted import clean_untrusted
-from devbot.vcs.forge import Comment, CommentKind, is_devbot_comment, is_devbot_pull_request
+from devbot.vcs.forge import Comment, CommentKind, same_login
 
 HANDLED_EVENTS = frozenset(
     {"pull_request_review_comment", "pull_request_review", "issue_comment", "issues"}
@@ -99,17 +103,27 @@ def _comment(kind: CommentKind, raw: dict[str, Any], **overrides: Any) -> Commen
     return Comment(**values)
 
 
-def _pr_owner(pull: dict[str, Any], settings: Settings) -> bool:
-    head = pull.get("head")
-    ref = head.get("ref") if isinstance(head, dict) else None
-    on_prefix = isinstance(ref, str) and ref.startswith(settings.branch_prefix)
-    return is_devbot_pull_request(_text(pull, "body")) or on_prefix
+def _login_of(parent: dict[str, Any]) -> str:
+    user = parent.get("user")
+    login = user.get("login") if isinstance(user, dict) else None
+    return login if isinstance(login, str) else ""
+
+
+def _opened_by(issue_or_pull: dict[str, Any], identity: str) -> bool:
+    """Whether devbot (`identity`) opened this pull request, as GitHub records it."""
+    return same_login(_login_of(issue_or_pull), identity)
 
 
 def classify(
-    event: str, payload: Any, settings: Settings, delivery_id: str, received_at: float
+    event: str,
+    payload: Any,
+    settings: Settings,
+    delivery_id: str,
+    received_at: float,
+    identity: str,
 ) -> Decision:
-    """What to do with one verified delivery; raises Malformed for an unusable body."""
+    """What to do with one verified delivery; raises Malformed for an unusable body.
+    `identity` is devbot's own login on the forge."""
     if not isinstance(payload, dict):
         raise Malformed("the body must be a JSON object")
     action = payload.get("action")
@@ -131,12 +145,12 @@ def classify(
     if event == "issues":
         return _issue_event(payload, settings, base)
     if event == "issue_comment":
-        return _issue_comment(payload, settings, base)
-    return _review_event(event, payload, settings, base)
+        return _issue_comment(payload, settings, base, identity)
+    return _review_event(event, payload, settings, base, identity)
 
 
 def _feedback(
-    base: dict[str, Any], number: int, comment: Comment, owner: bool | None, mentioned: bool
+    base: dict[str, Any], number: int, comment: Comment, owner: bool, mentioned: bool
 ) -> dict[str, Any]:
     return {
         **base,
@@ -148,17 +162,17 @@ def _feedback(
     }
 
 
-def _own_or_bot(raw: dict[str, Any]) -> str | None:
+def _own_or_bot(raw: dict[str, Any], identity: str) -> str | None:
     user = raw.get("user")
+    if same_login(_login_of(raw), identity):
+        return "devbot's own comment"
     if isinstance(user, dict) and is_bot(user):
         return "written by a bot"
-    if is_devbot_comment(_text(raw, "body")):
-        return "devbot's own comment"
     return None
 
 
 def _review_event(
-    event: str, payload: dict[str, Any], settings: Settings, base: dict[str, Any]
+    event: str, payload: dict[str, Any], settings: Settings, base: dict[str, Any], identity: str
 ) -> Decision:
     action = base["action"]
     pull = _object(payload, "pull_request")
@@ -179,10 +193,10 @@ def _review_event(
         comment = _comment(
             "review", raw, review_state=state, created_at=submitted, updated_at=submitted
         )
-    skip = _own_or_bot(raw)
+    skip = _own_or_bot(raw, identity)
     if skip:
         return Decision("ignored", skip, action)
-    owner = _pr_owner(pull, settings)
+    owner = _opened_by(pull, identity)
     mentioned = mentions(comment.body, settings.mention)
     if not owner and not mentioned:
         return Decision("ignored", "not devbot's pull request and devbot is not mentioned", action)
@@ -191,7 +205,9 @@ def _review_event(
     )
 
 
-def _issue_comment(payload: dict[str, Any], settings: Settings, base: dict[str, Any]) -> Decision:
+def _issue_comment(
+    payload: dict[str, Any], settings: Settings, base: dict[str, Any], identity: str
+) -> Decision:
     action = base["action"]
     if action != "created":
         return Decision("ignored", f"comment {action or 'without action'}", action)
@@ -199,14 +215,16 @@ def _issue_comment(payload: dict[str, Any], settings: Settings, base: dict[str, 
     number = _integer(issue, "number")
     raw = _object(payload, "comment")
     comment = _comment("issue_comment", raw)
-    skip = _own_or_bot(raw)
+    skip = _own_or_bot(raw, identity)
     if skip:
         return Decision("ignored", skip, action)
     mentioned = mentions(comment.body, settings.mention)
     if isinstance(issue.get("pull_request"), dict):
-        owner: bool | None = True if is_devbot_pull_request(_text(issue, "body")) else None
-        if owner is None and mentioned:
-            owner = False
+        owner = _opened_by(issue, identity)
+        if not owner and not mentioned:
+            return Decision(
+                "ignored", "not devbot's pull request and devbot is not mentioned", action
+            )
         trigger = _feedback(base, number, comment, owner, mentioned)
         return Decision("accepted", "feedback", action, trigger)
     if not mentioned:

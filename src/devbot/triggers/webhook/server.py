@@ -78,7 +78,10 @@ class WebhookServer:
         host: str = "127.0.0.1",
         port: int = 8000,
         dispatch: bool = True,
+        identity: str | None = None,
     ) -> None:
+        """`identity`: devbot's own login on the forge; asked of the forge when None."""
+        from devbot.runs.forges import feedback_forge_for
         from devbot.runs.webhook_flow import dispatch_pending, inbox_for
         from devbot.triggers.webhook.app import create_app
 
@@ -87,7 +90,13 @@ class WebhookServer:
         self.dispatcher = Dispatcher(lambda: dispatch_pending(settings, repo, flags))
         self.dispatch = dispatch
         wake = self.dispatcher.wake if dispatch else (lambda: None)
-        self.app = create_app(secret=secret, settings=settings, inbox=self.inbox, on_accepted=wake)
+        self.app = create_app(
+            secret=secret,
+            settings=settings,
+            inbox=self.inbox,
+            on_accepted=wake,
+            identity=identity or feedback_forge_for(settings, repo).identity(),
+        )
         self.socket = socket.create_server((host, port), reuse_port=False)
         self.socket.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)  # inherited on accept
         self.host, self.port = self.socket.getsockname()[:2]

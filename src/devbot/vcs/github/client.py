@@ -104,6 +104,10 @@ class GitHubClient:
     def close(self) -> None:
         self._http.close()
 
+    def app_jwt(self) -> str | None:
+        """The App's own JWT when authenticating as a GitHub App, else None."""
+        return self.credentials.jwt() if isinstance(self.credentials, AppAuth) else None
+
     def get(self, path: str, params: dict[str, Any] | None = None) -> Any:
         return self.call("GET", path, params=params).data
 

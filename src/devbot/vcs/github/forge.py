@@ -1,10 +1,10 @@
 """`GitHubForge`: pull requests, comments, reactions and review threads on GitHub.
 
-Pull requests devbot opens carry `PR_MARKER` in their body, and comments it posts carry
-`COMMENT_MARKER`, so devbot recognises its own work. The open PR for a branch is looked up
-before one is created (and again when GitHub answers that one already exists), so a
-repeated step never opens a second PR. Review-thread ids and resolving a thread need
-GraphQL; everything else is REST.
+devbot recognises its own work by its author: `identity()` is the login GitHub reports for
+devbot's credentials; the markers in bodies are for readers and never trusted. The open PR
+for a branch is looked up before one is created (and again when GitHub answers that one
+already exists), so a repeated step never opens a second PR. Review-thread ids and resolving
+a thread need GraphQL; everything else is REST.
 """
 
 from __future__ import annotations
@@ -52,8 +52,21 @@ class GitHubForge:
     def __init__(self, client: GitHubClient, repo: RepoRef, draft: bool = False) -> None:
         self.client = client
         self.repo = repo
+        self.full_name = repo.full_name
         self.draft = draft
         self._base = f"/repos/{repo.owner}/{repo.name}"
+        self._identity: str | None = None
+
+    def identity(self) -> str:
+        """The token's user (`GET /user`), or `<slug>[bot]` for a GitHub App (`GET /app`)."""
+        if self._identity is None:
+            app_jwt = self.client.app_jwt()
+            if app_jwt is None:
+                self._identity = str(self.client.get("/user")["login"])
+            else:
+                app = self.client.call("GET", "/app", token=app_jwt).data
+                self._identity = f"{app['slug']}[bot]"
+        return self._identity
 
     def find_pull_request(self, head: str) -> PullRequest | None:
         """The open PR whose head is `head` in this repository, if any."""
@@ -104,7 +117,7 @@ class GitHubForge:
     def list_feedback(self, number: int) -> list[Comment]:
         """Review comments (with thread ids), reviews with a body or changes requested, and
         conversation comments, oldest first. devbot's own comments are included: filter them
-        with `Comment.by_devbot`."""
+        by author (`identity()`)."""
         threads = self.review_threads(number)
         comments = [
             _review_comment(raw, threads.get(int(raw["id"])))
@@ -186,6 +199,8 @@ def _pull_request(raw: dict[str, Any]) -> PullRequest:
         base=str(raw["base"]["ref"]),
         url=str(raw.get("html_url") or ""),
         state=str(raw.get("state") or "open"),
+        author=_user(raw)[0],
+        head_repo=str(((raw["head"].get("repo") or {}).get("full_name")) or ""),
     )
 
 

@@ -1,0 +1,94 @@
+"""Host-side file I/O in a worktree never follows a symbolic link out of it, and a change set
+that adds such a link is never pushed.
+
+The agent can make any path a link (`@@RUN ln -s ...` in the sandbox), and a branch under
+review can hold links that someone else pushed.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from pathlib import Path
+
+import pytest
+
+from devbot.runs.state import forge_for
+from devbot.tools.inside import FileTooLarge, read_inside, write_inside
+from devbot.tools.jail import PathOutsideWorkspace
+from devbot.vcs.forge import LocalForge
+from tests.fixtures.engine import PlanRunner
+
+FINISH = "@@FINISH\nDone.\n@@END\n"
+
+
+def _report_rel(slug: str = "task") -> str:
+    return f"ai-plans/{dt.date.today():%y%m%d}__REPORT__{slug}.md"
+
+
+def test_a_report_path_the_agent_made_a_link_is_replaced_not_written_through(
+    plan_runner: PlanRunner, tmp_path: Path
+) -> None:
+    victim = tmp_path / "victim.txt"
+    victim.write_text("host file\n", encoding="utf-8")
+    reply = f"@@RUN ln -s {victim} {_report_rel()}\n@@WRITE hello.txt\nworld\n@@END\n{FINISH}"
+
+    record = plan_runner.run([{"text": reply}], sandbox="local", test_command="true")
+
+    assert victim.read_text(encoding="utf-8") == "host file\n"
+    assert record.status == "completed", record.message
+    report = plan_runner.repo.remote_file("devbot/task", record.report_path) or ""
+    assert report.startswith("---\nfilename:")
+    mode = plan_runner.repo.git("ls-tree", "origin/devbot/task", "--", record.report_path)
+    assert mode.startswith("100644 ")
+
+
+@pytest.mark.parametrize(
+    "target", ["/etc/passwd", "../../../../etc/passwd", "nested/../../..", ".git/config"]
+)
+def test_a_change_set_with_a_link_out_of_the_tree_is_not_pushed(
+    plan_runner: PlanRunner, target: str
+) -> None:
+    reply = f"@@RUN mkdir -p nested && ln -s {target} nested/leak\n{FINISH}"
+
+    record = plan_runner.run([{"text": reply}], sandbox="local", test_command="true")
+
+    assert record.status == "failed"
+    assert "symbolic links that lead out of the repository (`nested/leak`)" in record.message
+    assert "the work is kept in" in record.message
+    assert plan_runner.repo.remote_sha("devbot/task") is None
+    forge = forge_for(plan_runner.settings([]), plan_runner.repo.work)
+    assert isinstance(forge, LocalForge) and forge.list_pull_requests() == []
+
+
+def test_a_link_that_stays_inside_is_pushed(plan_runner: PlanRunner) -> None:
+    reply = f"@@RUN mkdir -p docs && ln -s ../README.md docs/readme\n{FINISH}"
+
+    record = plan_runner.run([{"text": reply}], sandbox="local", test_command="true")
+
+    assert record.status == "completed", record.message
+    assert plan_runner.repo.remote_file("devbot/task", "docs/readme") == "../README.md"
+
+
+def test_reads_and_writes_refuse_links_out_and_bound_what_they_read(tmp_path: Path) -> None:
+    root, outside = tmp_path / "root", tmp_path / "outside"
+    (root / "ai-plans").mkdir(parents=True)
+    outside.mkdir()
+    (outside / "secret").write_text("s3cret\n", encoding="utf-8")
+    (root / "ai-plans" / "report.md").symlink_to(outside / "secret")
+    (root / "out").symlink_to(outside)
+    (root / "big.md").write_bytes(b"x" * 2000)
+
+    with pytest.raises(PathOutsideWorkspace):
+        read_inside(root, "ai-plans/report.md")
+    with pytest.raises(PathOutsideWorkspace):
+        read_inside(root, "out/secret")
+    with pytest.raises(PathOutsideWorkspace):
+        write_inside(root, "out/new.md", "x")
+    with pytest.raises(FileTooLarge):
+        read_inside(root, "big.md", max_bytes=1000)
+    write_inside(root, "ai-plans/report.md", "report\n")
+
+    assert (outside / "secret").read_text(encoding="utf-8") == "s3cret\n"
+    assert not (outside / "new.md").exists()
+    assert not (root / "ai-plans" / "report.md").is_symlink()
+    assert read_inside(root, "ai-plans/report.md") == "report\n"
