@@ -39,7 +39,12 @@ PAYLOAD = {
         "created_at": "2026-11-24T10:00:00Z",
         "updated_at": "2026-11-24T10:00:00Z",
     },
-    "pull_request": {"number": 1, "body": "<!-- devbot:pr -->", "head": {"ref": "devbot/x"}},
+    "pull_request": {
+        "number": 1,
+        "body": "",
+        "user": {"login": "devbot-bench", "type": "User"},
+        "head": {"ref": "devbot/x"},
+    },
     "repository": {"full_name": "octo/hello"},
     "sender": {"login": "alice", "type": "User"},
 }
@@ -51,7 +56,9 @@ def serve(repo: Path, port_file: Path) -> None:
     from devbot.triggers.webhook.server import WebhookServer
 
     settings = load_settings(repo, environ={})
-    server = WebhookServer(repo, settings, {}, SECRET, port=0, dispatch=False)
+    server = WebhookServer(
+        repo, settings, {}, SECRET, port=0, dispatch=False, identity="devbot-bench"
+    )
     port_file.write_text(str(server.port))
     server.serve_forever()
 

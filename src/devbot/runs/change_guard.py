@@ -13,6 +13,7 @@ The work stays committed in the worktree; the run says what was refused and why.
 
 from __future__ import annotations
 
+import posixpath
 import re
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
@@ -79,7 +80,7 @@ def protected_paths(
             for link, target in links.items():
                 if not (_matches(link, regexes) or _under(link, prefixes)):
                     continue
-                joined = f"{link.rpartition('/')[0]}/{target}".lstrip("/")
+                joined = posixpath.join(posixpath.dirname(link), target)
                 resolved = resolve_in_tree(joined, links)
                 if resolved and resolved not in prefixes:
                     prefixes.add(resolved)

@@ -6,6 +6,7 @@ Triggers (CLI, watcher, later webhooks) call this; it is the only way a run star
 from __future__ import annotations
 
 import datetime as dt
+import os
 import secrets
 from dataclasses import dataclass
 from pathlib import Path
@@ -13,9 +14,11 @@ from typing import Any
 
 from devbot.config import Settings
 from devbot.llm import make_model
-from devbot.plans.plan import load_plan
+from devbot.plans.plan import PlanError, load_plan, parse_plan_text
 from devbot.runs.engine import ensure_engine
 from devbot.runs.store import RunRecord
+from devbot.tools.inside import inside_path
+from devbot.tools.jail import PathOutsideWorkspace
 from devbot.vcs.git import Git
 
 
@@ -43,30 +46,49 @@ def submit_plan(
     only_if_new: bool = False,
     via_queue: bool | None = None,
 ) -> Submission:
-    """Validate the plan and the model setting, then start the run.
+    """Validate the plan file and the model setting, then start the run.
 
     `via_queue`: put the run on the run queue for a worker (default: when
     `workers = "external"`); otherwise this process runs it at once.
 
-    Raises PlanError for a malformed plan and ConfigError for an unusable model setting.
+    Raises PlanError for a malformed plan (also one that is a symbolic link out of the
+    repository) and ConfigError for an unusable model setting.
 
     With `only_if_new` (the watcher), a plan whose exact content already has a run is not
     run again, so restarts and duplicate events never repeat work.
     """
+    repo = repo_root(repo)
+    relative = os.path.relpath(os.path.abspath(plan_path), repo)
+    try:
+        real = inside_path(repo, relative)
+    except PathOutsideWorkspace as exc:
+        raise PlanError(str(plan_path), f"not a file inside the repository: {exc}") from None
+    plan = load_plan(real, settings.max_plan_bytes)
+    return submit_plan_text(
+        repo, Path(relative).as_posix(), plan.text, settings, only_if_new, via_queue
+    )
+
+
+def submit_plan_text(
+    repo: Path,
+    plan_rel: str,
+    text: str,
+    settings: Settings,
+    only_if_new: bool = False,
+    via_queue: bool | None = None,
+) -> Submission:
+    """Start a run of the plan `text`, which the run commits at `plan_rel` on its branch
+    (a plan from an issue exists nowhere else: nothing is written to the repository)."""
     from devbot.runs.plan_run import plan_sha
     from devbot.runs.state import store_for
 
-    repo = repo_root(repo)
-    plan = load_plan(plan_path, settings.max_plan_bytes)
+    plan = parse_plan_text(text, repo / plan_rel, settings.max_plan_bytes)
     make_model(settings)  # refuse a bad model setting before anything starts; preloads its SDK
-    plan_rel = plan.path.resolve().relative_to(repo.resolve()).as_posix()
-    sha = plan_sha(plan.text)
     store = store_for(settings, repo)
     if only_if_new:
-        earlier = store.find_for_plan(str(repo), plan_rel, sha)
+        earlier = store.find_for_plan(str(repo), plan_rel, plan_sha(plan.text))
         if earlier is not None:
             return Submission(earlier, is_new=False)
-
     if via_queue is None:
         via_queue = settings.workers == "external"
     record = start_plan_run(repo, plan_rel, plan.text, plan.slug, plan.title, settings, via_queue)

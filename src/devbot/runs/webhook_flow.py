@@ -9,7 +9,6 @@ starts a plan run for an issue.
 from __future__ import annotations
 
 import datetime as dt
-import time
 from dataclasses import asdict
 from pathlib import Path
 from typing import Any
@@ -108,10 +107,11 @@ def _handle(
     if trigger["kind"] == "issue_plan":
         if comment is not None:
             _step("react", lambda: forge.add_reaction(comment, EYES))
-        plan: str = _step("write_issue_plan", lambda: _write_issue_plan(settings, repo, trigger))
-        from devbot.runs.service import submit_plan
+        plan_rel, text = issue_plan(settings, trigger)
+        from devbot.runs.service import submit_plan_text
 
-        run_id = submit_plan(repo, Path(plan), settings, only_if_new=True).record.id
+        # not a step: a replay finds the run already started for this exact plan content
+        run_id = submit_plan_text(repo, plan_rel, text, settings, only_if_new=True).record.id
         return {"status": "plan_run", "reason": run_id}
     if comment is None:
         return _ignored("no comment in the delivery")
@@ -137,16 +137,14 @@ def _handle(
     return {"status": "scheduled", "reason": new_run}
 
 
-def _write_issue_plan(settings: Settings, repo: Path, trigger: dict[str, Any]) -> str:
-    """Write the issue as a plan file (cleaned of hidden text); the run starts from it once
-    (a plan's exact content never runs twice)."""
+def issue_plan(settings: Settings, trigger: dict[str, Any]) -> tuple[str, str]:
+    """The plan an issue asks for (cleaned of hidden text) and where its run commits it; it
+    runs once (a plan's exact content never runs twice)."""
     number = int(trigger["number"])
     title = " ".join(clean_untrusted(trigger["title"]).split()) or f"Issue {number}"
     body = clean_untrusted(trigger["body"]) or title
     slug = slugify(f"issue-{number}-{title}")[:60].strip("-")
-    plan_dir = repo / settings.plan_dirs[0]
-    plan_dir.mkdir(parents=True, exist_ok=True)
-    path = plan_dir / plan_filename(dt.date.fromtimestamp(time.time()), slug)
+    day = dt.date.fromtimestamp(float(trigger["received_at"]))
+    plan_rel = f"{settings.plan_dirs[0]}/{plan_filename(day, slug)}"
     safe_title = title.replace('"', "'")
-    path.write_text(f'---\ntitle: "{safe_title}"\n---\n\n{body}\n\nCloses #{number}\n', "utf-8")
-    return str(path)
+    return plan_rel, f'---\ntitle: "{safe_title}"\n---\n\n{body}\n\nCloses #{number}\n'

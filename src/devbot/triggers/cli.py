@@ -32,8 +32,20 @@ def _add_setting_flags(parser: argparse.ArgumentParser) -> None:
         parser.add_argument("--" + key.replace("_", "-"), dest=key, default=None, help=help_text)
 
 
+def _add_allow_flag(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--allow-workflow-changes",
+        dest="allow_workflow_changes",
+        action="store_const",
+        const=True,
+        default=None,
+        help="push changes to .github/** and the protected_paths (refused by default)",
+    )
+
+
 def _flags(args: argparse.Namespace) -> dict[str, Any]:
-    return {key: getattr(args, key, None) for key in _SETTING_FLAGS}
+    keys = (*_SETTING_FLAGS, "allow_workflow_changes")
+    return {key: getattr(args, key, None) for key in keys}
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -50,11 +62,13 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("plan", type=Path)
     run.add_argument("--repo", type=Path, default=None, help="repository (default: the plan's)")
     _add_setting_flags(run)
+    _add_allow_flag(run)
 
     watch = sub.add_parser("watch", help="run plans as they appear in the plan folders")
     watch.add_argument("--repo", type=Path, default=Path("."))
     watch.add_argument("--dirs", default=None, help="comma-separated plan folders")
     _add_setting_flags(watch)
+    _add_allow_flag(watch)
 
     serve = sub.add_parser("serve", help="answer GitHub webhooks (review feedback, issues)")
     serve.add_argument("--repo", type=Path, default=Path("."))

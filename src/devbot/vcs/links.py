@@ -20,6 +20,8 @@ def resolve_in_tree(path: str, links: Mapping[str, str]) -> str | None:
     """The tree path `path` leads to when every link on the way is followed (`""` is the
     root), or None when it leaves the tree (an absolute target, `..` above the root, or
     more than MAX_LINK_HOPS links)."""
+    if path.startswith("/"):
+        return None
     pending = [part for part in path.split("/") if part]
     resolved: list[str] = []
     hops = 0

@@ -78,10 +78,9 @@ class WebhookServer:
         host: str = "127.0.0.1",
         port: int = 8000,
         dispatch: bool = True,
-        identity: str | None = None,
+        identity: str,
     ) -> None:
-        """`identity`: devbot's own login on the forge; asked of the forge when None."""
-        from devbot.runs.forges import feedback_forge_for
+        """`identity`: devbot's own login on the forge (`forge_identity`)."""
         from devbot.runs.webhook_flow import dispatch_pending, inbox_for
         from devbot.triggers.webhook.app import create_app
 
@@ -95,7 +94,7 @@ class WebhookServer:
             settings=settings,
             inbox=self.inbox,
             on_accepted=wake,
-            identity=identity or feedback_forge_for(settings, repo).identity(),
+            identity=identity,
         )
         self.socket = socket.create_server((host, port), reuse_port=False)
         self.socket.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)  # inherited on accept
@@ -161,6 +160,17 @@ class WebhookServer:
             self.socket.close()
 
 
+def forge_identity(settings: Settings, repo: Path) -> str:
+    """devbot's own login on the forge, which tells its PRs and comments from anyone's."""
+    from devbot.runs.forges import ForgeUnavailable, feedback_forge_for
+    from devbot.vcs.github.client import GitHubError
+
+    try:
+        return feedback_forge_for(settings, repo).identity()
+    except (ForgeUnavailable, GitHubError) as exc:
+        raise ConfigError(f"devbot serve cannot learn its own login on the forge: {exc}") from None
+
+
 def start_engine(settings: Settings, repo: Path) -> None:
     """DBOS in this process, serving the run queue and the per-PR feedback queue."""
     from devbot.runs.engine import launch_engine
@@ -175,8 +185,9 @@ def serve(
 ) -> int:
     secret = webhook_secret()
     redact_logging()
+    identity = forge_identity(settings, repo)
     start_engine(settings, repo)
-    server = WebhookServer(repo, settings, flags, secret, host=host, port=port)
+    server = WebhookServer(repo, settings, flags, secret, host=host, port=port, identity=identity)
     say(f"devbot serve: POST {server.url}/webhook, GET {server.url}/healthz (repo {repo})")
     server.serve_forever()
     return 0
