@@ -78,7 +78,5 @@ def _through_missing(root: Path, probe: str) -> bool:
 
 @given(target=TARGET)
 def test_absolute_targets_and_climbs_above_the_root_escape(target: str) -> None:
-    if target.startswith("/"):
-        assert link_escapes("a/link", target, {})
-    elif resolve_in_tree(f"a/{target}", {}) is None:
+    if target.startswith("/") or resolve_in_tree(f"a/{target}", {}) is None:
         assert link_escapes("a/link", target, {})
