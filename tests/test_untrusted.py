@@ -6,7 +6,8 @@ import logging
 
 import pytest
 
-from devbot.redact import REDACTED, RedactingFilter, redact, register_secret
+from devbot.outward import OutwardLogFilter
+from devbot.redact import REDACTED, redact, register_secret
 from devbot.untrusted import clean_untrusted
 
 
@@ -37,7 +38,7 @@ def test_canary_token_is_redacted_from_text_and_logs(
     register_secret(registered)
     assert registered not in redact(f"got {registered}")
     logger = logging.getLogger("devbot.test.redact")
-    logger.addFilter(RedactingFilter())
+    logger.addFilter(OutwardLogFilter())
     with caplog.at_level(logging.INFO, logger="devbot.test.redact"):
         logger.info("pushing with %s", canary)
     assert canary not in caplog.text and REDACTED in caplog.text

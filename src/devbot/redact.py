@@ -7,7 +7,6 @@ shaped like a well-known token even when devbot never saw its value.
 
 from __future__ import annotations
 
-import logging
 import os
 import re
 import threading
@@ -17,8 +16,10 @@ REDACTED = "[REDACTED]"
 MIN_SECRET_LEN = 8
 _SECRET_NAME = re.compile(r"(TOKEN|SECRET|PASSWORD|PASSWD|PRIVATE_KEY|API_KEY|_KEY)$", re.I)
 _TOKEN_SHAPES = re.compile(
-    r"\b(?:gh[pousr]_[A-Za-z0-9]{20,}|github_pat_[A-Za-z0-9_]{20,}|sk-[A-Za-z0-9_-]{20,}"
-    r"|xox[baprs]-[A-Za-z0-9-]{10,})"
+    # GitHub's and Slack's prefixes are distinctive wherever they stand; `sk-` must start a
+    # word, or follow an escape such as the `\n` of JSON or a shell's printf
+    r"gh[pousr]_[A-Za-z0-9]{20,}|github_pat_[A-Za-z0-9_]{20,}|xox[baprs]-[A-Za-z0-9-]{10,}"
+    r"|(?:(?<=\\[nrt])|(?<![A-Za-z0-9]))sk-[A-Za-z0-9_-]{20,}"
     r"|-----BEGIN [A-Z ]*PRIVATE KEY-----.*?-----END [A-Z ]*PRIVATE KEY-----",
     re.DOTALL,
 )
@@ -57,26 +58,3 @@ def redact(text: str, extra: Iterable[str] = ()) -> str:
         if secret and secret in text:
             text = text.replace(secret, REDACTED)
     return _TOKEN_SHAPES.sub(REDACTED, text)
-
-
-class RedactingFilter(logging.Filter):
-    """A logging filter that redacts each record's final message."""
-
-    def filter(self, record: logging.LogRecord) -> bool:
-        message = record.getMessage()
-        cleaned = redact(message)
-        if cleaned != message:
-            record.msg, record.args = cleaned, None
-        return True
-
-
-def redact_logging(
-    names: Iterable[str] = ("", "dbos", "uvicorn", "uvicorn.access", "devbot"),
-) -> None:
-    """Install the filter on the handlers of these loggers (once each)."""
-    for name in names:
-        logger = logging.getLogger(name)
-        targets: list[logging.Filterer] = [logger, *logger.handlers]
-        for target in targets:
-            if not any(isinstance(f, RedactingFilter) for f in target.filters):
-                target.addFilter(RedactingFilter())

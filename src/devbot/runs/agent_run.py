@@ -6,7 +6,6 @@ agent with every turn recorded as a step, stores its trajectory and usage on the
 
 from __future__ import annotations
 
-import json
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -17,7 +16,7 @@ from devbot.agent.limits import Limits
 from devbot.agent.protocols import get_protocol
 from devbot.config import Settings
 from devbot.llm import make_model
-from devbot.redact import redact
+from devbot.outward import outward
 from devbot.runs.store import RunStore
 from devbot.runs.verify import StepRecorder, Verification
 from devbot.sandbox import build_sandbox, choose_backend
@@ -34,9 +33,11 @@ def file_listing(worktree: Path, shown_max: int = 40) -> str:
 
 
 def describe_event(event: dict[str, Any]) -> str:
+    """One progress line for a trajectory event; gated before it is cut, so no part of a
+    secret is left for the gate to miss."""
     kind = event.get("kind", "?")
     step = event.get("step", "")
-    content = str(event.get("content", "")).strip().splitlines()
+    content = outward(str(event.get("content", ""))).strip().splitlines()
     first = content[0][:100] if content else ""
     return f"step {step} {kind}: {first}".rstrip(": ")
 
@@ -78,7 +79,6 @@ def run_agent(
     seq = iter(range(1_000_000))
 
     def on_event(event: dict[str, Any]) -> None:
-        event = json.loads(redact(json.dumps(event, ensure_ascii=False, default=str)))
         store.add_event(run_id, next(seq), event)
         say(describe_event(event))
 

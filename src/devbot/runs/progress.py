@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from devbot.redact import redact
+from devbot.outward import outward
 
 Listener = Callable[[str, str], None]
 
@@ -22,7 +22,7 @@ def subscribe(listener: Listener) -> Callable[[], None]:
 
 
 def emit(run_id: str, line: str) -> None:
-    """Send `line`, with secrets redacted, to every listener."""
-    line = redact(line)
+    """Send `line`, through the outward gate, to every listener."""
+    line = outward(line)
     for listener in list(_listeners):
         listener(run_id, line)

@@ -12,8 +12,8 @@ from dataclasses import dataclass
 from typing import Any
 
 from devbot.agent import AgentResult
+from devbot.outward import outward
 from devbot.plans.report import FileChange, Report, Status, render_report
-from devbot.redact import redact
 from devbot.tools.inside import write_inside
 from devbot.vcs.git import Change, Git
 
@@ -151,6 +151,6 @@ def commit_report(git: Git, facts: RunFacts, base_sha: str, message: str) -> str
     worktree = git.toplevel()
     own = {facts.plan_path, facts.report_path}
     changes = [c for c in git.changes_between(base_sha, "HEAD") if c.path not in own]
-    write_inside(worktree, facts.report_path, redact(render_report(build_report(facts, changes))))
+    write_inside(worktree, facts.report_path, outward(render_report(build_report(facts, changes))))
     git.commit_all(message)
     return git.head_sha()

@@ -16,6 +16,8 @@ from typing import Any
 
 import sqlalchemy as sa
 
+from devbot.outward import outward, outward_data
+
 _metadata = sa.MetaData()
 
 runs_table = sa.Table(
@@ -98,6 +100,15 @@ class RunNotFound(LookupError):
     pass
 
 
+_TEXT_FIELDS = ("title", "message")
+
+
+def _gated(values: dict[str, Any]) -> dict[str, Any]:
+    return {
+        k: outward(v) if k in _TEXT_FIELDS and isinstance(v, str) else v for k, v in values.items()
+    }
+
+
 class RunStore:
     """Reads and writes run records; every write is idempotent so replayed steps are harmless."""
 
@@ -114,7 +125,8 @@ class RunStore:
             yield conn
 
     def create(self, record: RunRecord) -> None:
-        """Insert the record unless a record with its id exists already."""
+        """Insert the record unless a record with its id exists already. Its text fields,
+        like every text stored here, pass the outward gate."""
         if not record.created_at:
             record.created_at = time.time()
         with self._tx() as conn:
@@ -122,14 +134,16 @@ class RunStore:
                 sa.select(runs_table.c.id).where(runs_table.c.id == record.id)
             ).first()
             if exists is None:
-                conn.execute(runs_table.insert().values(**_as_row(record)))
+                conn.execute(runs_table.insert().values(**_gated(_as_row(record))))
 
     def update(self, run_id: str, **values: Any) -> None:
         unknown = set(values) - set(_RECORD_FIELDS)
         if unknown:
             raise ValueError(f"unknown run fields: {sorted(unknown)}")
         with self._tx() as conn:
-            conn.execute(runs_table.update().where(runs_table.c.id == run_id).values(**values))
+            conn.execute(
+                runs_table.update().where(runs_table.c.id == run_id).values(**_gated(values))
+            )
 
     def get(self, run_id: str) -> RunRecord:
         """The run with this id, or the only run whose id starts with it."""
@@ -209,8 +223,9 @@ class RunStore:
             return conn.execute(query).first() is not None
 
     def add_event(self, run_id: str, seq: int, event: dict[str, Any]) -> None:
-        """Store trajectory event `seq`; a replayed event with the same seq replaces itself."""
-        payload = json.dumps(event, ensure_ascii=False, default=str)
+        """Store trajectory event `seq` (every text in it through the outward gate); a
+        replayed event with the same seq replaces itself."""
+        payload = json.dumps(outward_data(event), ensure_ascii=False, default=str)
         with self._tx() as conn:
             conn.execute(
                 events_table.delete()

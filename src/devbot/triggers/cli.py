@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from devbot import __version__
+from devbot.outward import outward
 
 _SETTING_FLAGS = {
     "model": "provider/model, e.g. anthropic/claude-sonnet-4-5 or scripted/replies.yaml",
@@ -130,5 +131,5 @@ def main(argv: Sequence[str] | None = None) -> int:
         print("interrupted", file=sys.stderr)
         return 130
     except commands.USER_ERRORS as exc:
-        print(f"devbot: error: {exc}", file=sys.stderr)
+        print(f"devbot: error: {outward(str(exc))}", file=sys.stderr)
         return 2

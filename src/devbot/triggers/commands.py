@@ -4,17 +4,15 @@ from __future__ import annotations
 
 import argparse
 import datetime as dt
-import sys
-import threading
-import time
 from pathlib import Path
 from typing import Any
 
-from devbot.config import CONFIG_FILE, ConfigError, Settings, load_settings
+from devbot.config import CONFIG_FILE, ConfigError, load_settings
 from devbot.plans.plan import PlanError, plan_filename
 from devbot.runs.control import RunStateError
-from devbot.runs.store import RunNotFound, RunRecord
+from devbot.runs.store import RunNotFound
 from devbot.templating import render
+from devbot.triggers.console import Console, print_outcome, run_plan_and_wait
 from devbot.vcs.git import Git, GitError
 
 USER_ERRORS: tuple[type[Exception], ...] = (
@@ -24,27 +22,6 @@ USER_ERRORS: tuple[type[Exception], ...] = (
     RunNotFound,
     RunStateError,
 )
-
-
-class Console:
-    """Prints progress lines with the time since the command started."""
-
-    def __init__(self, stream: Any = None) -> None:
-        self.started = time.monotonic()
-        self.stream = stream or sys.stdout
-        self._lock = threading.Lock()
-
-    def say(self, line: str) -> None:
-        with self._lock:
-            print(f"[{time.monotonic() - self.started:6.2f}s] {line}", file=self.stream, flush=True)
-
-    def progress(self, run_id: str, line: str) -> None:
-        self.say(line)
-
-    def show(self, text: str) -> None:
-        """Print `text` as is (results, tables)."""
-        with self._lock:
-            print(text, file=self.stream, flush=True)
 
 
 def _repo(path: Path) -> Path:
@@ -66,42 +43,6 @@ def cmd_init(args: argparse.Namespace, flags: dict[str, Any]) -> int:
         print(f"wrote {path.relative_to(repo)}")
     print("Edit the plan, then: devbot run " + str(plan.relative_to(repo)))
     return 0
-
-
-def run_plan_and_wait(repo: Path, plan: Path, settings: Settings, console: Console) -> RunRecord:
-    """Start a run for `plan`, print its progress, and return its final record."""
-    from devbot.runs import progress
-    from devbot.runs.service import submit_plan, wait_for
-    from devbot.runs.state import store_for
-
-    unsubscribe = progress.subscribe(console.progress)
-    try:
-        submission = submit_plan(repo, plan, settings)
-        console.say(f"run {submission.record.id} started for {submission.record.plan_path}")
-        wait_for(submission.record.id)
-    finally:
-        unsubscribe()
-    return store_for(settings, repo).get(submission.record.id)
-
-
-def print_outcome(record: RunRecord, settings: Settings, repo: Path, console: Console) -> None:
-    from devbot.runs.state import forge_for
-
-    lines = [
-        f"\nrun {record.id}: {record.status} ({record.exit_status}) - {record.message}",
-        f"  branch: {record.branch}  (pushed to {settings.remote} at {record.head_sha[:10]})",
-        f"  report: {record.report_path}",
-        f"  usage:  {record.steps} steps, {record.model_calls} model calls, "
-        f"{record.prompt_tokens + record.completion_tokens:,} tokens, ${record.cost_usd:.4f}",
-    ]
-    pr = forge_for(settings, repo).find_pull_request(record.branch) if record.branch else None
-    if pr is not None:
-        lines += [
-            f"  pull request #{pr.number} ({pr.url}): {pr.title}",
-            f"    {pr.head} -> {pr.base}",
-            f"  review: git diff {pr.base}...{pr.head}",
-        ]
-    console.show("\n".join(lines))
 
 
 def cmd_run(args: argparse.Namespace, flags: dict[str, Any]) -> int:
@@ -162,32 +103,36 @@ def cmd_runs(args: argparse.Namespace, flags: dict[str, Any]) -> int:
         wait = not getattr(args, "no_wait", False)
         return operate(args.runs_command, args.run_id, repo, flags, wait)
     store = store_for(load_settings(repo), repo)
+    console = Console()
     if args.runs_command == "show":
         record = store.get(args.run_id)
+        lines: list[str] = []
         for key, value in vars(record).items():
             if key in ("created_at", "finished_at") and value is not None:
                 value = dt.datetime.fromtimestamp(value).isoformat(sep=" ", timespec="seconds")
-            print(f"{key:>17}: {value}")
+            lines.append(f"{key:>17}: {value}")
         if record.duration_s is not None:
-            print(f"{'duration':>17}: {record.duration_s:.1f} s")
-        print("\ntrajectory:")
+            lines.append(f"{'duration':>17}: {record.duration_s:.1f} s")
+        lines.append("\ntrajectory:")
         for event in store.events(record.id):
-            print(f"--- step {event.get('step', '?')} {event.get('kind', '')}")
-            print(str(event.get("content", "")).rstrip())
+            lines.append(f"--- step {event.get('step', '?')} {event.get('kind', '')}")
+            lines.append(str(event.get("content", "")).rstrip())
+        console.show("\n".join(lines))
         return 0
     records = store.recent(str(repo))
     if not records:
-        print("no runs yet")
+        console.show("no runs yet")
         return 0
     columns = ("id", "status", "steps", "tokens", "usd", "secs")
-    print("{:<36} {:<10} {:>5} {:>8} {:>8} {:>7}  branch / plan".format(*columns))
+    table = ["{:<36} {:<10} {:>5} {:>8} {:>8} {:>7}  branch / plan".format(*columns)]
     for r in records:
         secs = f"{r.duration_s:.1f}" if r.duration_s is not None else "-"
         tokens = r.prompt_tokens + r.completion_tokens
-        print(
+        table.append(
             f"{r.id:<36} {r.status:<10} {r.steps:>5} {tokens:>8} {r.cost_usd:>8.4f} {secs:>7}"
             f"  {r.branch or '-'} / {r.plan_path}"
         )
+    console.show("\n".join(table))
     return 0
 
 

@@ -15,7 +15,7 @@ from pathlib import Path
 from devbot.config import load_settings
 from devbot.plans.plan import plan_filename
 from devbot.templating import render
-from devbot.triggers.commands import Console, print_outcome, run_plan_and_wait
+from devbot.triggers.console import Console, print_outcome, run_plan_and_wait
 
 HELLO_PLAN = "Create a file named hello.txt with content 'world'"
 

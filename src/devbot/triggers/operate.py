@@ -10,7 +10,7 @@ from pathlib import Path
 from typing import Any
 
 from devbot.config import load_settings
-from devbot.triggers.commands import Console, print_outcome
+from devbot.triggers.console import Console, print_outcome
 
 
 def operate(command: str, run_id: str, repo: Path, flags: dict[str, Any], wait: bool) -> int:

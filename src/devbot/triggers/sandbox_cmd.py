@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import Any
 
 from devbot.config import load_settings
+from devbot.outward import outward
 from devbot.sandbox import build_sandbox, choose_backend
 from devbot.sandbox.select import resource_limits
 
@@ -39,7 +40,7 @@ def run_sandbox_command(args: argparse.Namespace, flags: dict[str, Any]) -> int:
             return 2
         command = argv[0] if len(argv) == 1 else shlex.join(argv)
         result = sandbox.run(command, repo, settings.command_timeout_s)
-        sys.stdout.write(result.output)
+        sys.stdout.write(outward(result.output))
         sys.stdout.flush()
         return result.exit_code
     from devbot.sandbox.check import run_checks

@@ -11,7 +11,7 @@ from pathlib import Path
 
 from devbot.config import Settings
 from devbot.plans.plan import PlanError
-from devbot.triggers.commands import Console, print_outcome
+from devbot.triggers.console import Console, print_outcome
 
 
 def handle_plan(repo: Path, plan: Path, settings: Settings, console: Console) -> None:

@@ -11,7 +11,7 @@ import threading
 from pathlib import Path
 
 from devbot.config import Settings
-from devbot.triggers.commands import Console
+from devbot.triggers.console import Console
 
 
 def run_worker(

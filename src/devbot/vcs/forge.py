@@ -12,6 +12,8 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Literal, Protocol
 
+from devbot.outward import outward
+
 _SCHEMA = (
     """CREATE TABLE IF NOT EXISTS pull_requests (
         number INTEGER PRIMARY KEY,
@@ -143,7 +145,9 @@ class LocalForge:
     def open_or_update_pull_request(
         self, *, title: str, body: str, head: str, base: str
     ) -> PullRequest:
-        """Update the open PR for `head` (title, body) or open one; both in one transaction."""
+        """Update the open PR for `head` (title, body) or open one; both in one transaction.
+        Title and body pass the outward gate."""
+        title, body = outward(title), outward(body)
         with self._transaction() as db:
             existing = self._find(db, head)
             if existing is not None:

@@ -21,6 +21,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal
 
+from devbot.outward import outward
+
 DEFAULT_NAME = "devbot"
 DEFAULT_EMAIL = "devbot@localhost"
 SAFE_CONFIG = (
@@ -231,8 +233,9 @@ class Git:
         return self._differs(_exclusions(self.unsafe_entries()))
 
     def commit_all(self, message: str) -> Commit:
-        """Stage everything but nested repositories and `.git`-named entries, and commit.
-        `sha` is None (and no commit made) when nothing changed."""
+        """Stage everything but nested repositories and `.git`-named entries, and commit with
+        `message` passed through the outward gate. `sha` is None (and no commit made) when
+        nothing changed."""
         unsafe = self.unsafe_entries()
         spec = _exclusions(unsafe)
         dropped = self._not_ignored(unsafe)
@@ -241,7 +244,7 @@ class Git:
         self.run("add", "--all", "--", *spec)
         if self._exec(("diff", "--cached", "--quiet", "--ignore-submodules=all")).returncode == 0:
             return Commit(None, dropped)
-        self.run("commit", "--quiet", "--no-verify", "--file=-", input=message)
+        self.run("commit", "--quiet", "--no-verify", "--file=-", input=outward(message))
         return Commit(self.head_sha(), dropped)
 
     def unsafe_entries(self) -> tuple[str, ...]:

@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from devbot.config import ConfigError, Settings
-from devbot.redact import redact_logging
+from devbot.outward import gate_logging
 
 SECRET_ENV = "DEVBOT_WEBHOOK_SECRET"
 log = logging.getLogger("devbot.webhook")
@@ -184,7 +184,7 @@ def serve(
     repo: Path, settings: Settings, flags: dict[str, Any], host: str, port: int, say: Any
 ) -> int:
     secret = webhook_secret()
-    redact_logging()
+    gate_logging()
     identity = forge_identity(settings, repo)
     start_engine(settings, repo)
     server = WebhookServer(repo, settings, flags, secret, host=host, port=port, identity=identity)

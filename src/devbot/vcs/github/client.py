@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
+from devbot.outward import outward_data
 from devbot.vcs.github.auth import AppAuth, Credentials
 from devbot.vcs.github.repo import graphql_url
 
@@ -150,7 +151,9 @@ class GitHubClient:
         params: dict[str, Any] | None = None,
         token: str | None = None,
     ) -> Answer:
-        """One request, retried while GitHub says "later"; an error answer raises GitHubError."""
+        """One request, retried while GitHub says "later"; an error answer raises GitHubError.
+        Every text of the request body passes the outward gate (redaction, control codes)."""
+        json = outward_data(json) if json is not None else None
         url = path if path.startswith(("http://", "https://")) else self.api_url + path
         shown = urlsplit(url).path
         response = self._send(method, url, shown, json, params, token)
