@@ -34,9 +34,9 @@ def test_a_canary_in_the_models_words_is_redacted_everywhere(
     )
     plan = plan_runner.write_plan(plan_text(f"Use {CANARY}.", title=f"Task {CANARY}"))
     script = plan_runner.script_file([{"text": reply}])
+    model = f"scripted/{script}"
     code = main(
-        ["run", str(plan), "--model", f"scripted/{script}", "--sandbox", "local"]
-        + ["--test-command", "true"]
+        ["run", str(plan), "--model", model, "--sandbox", "local", "--test-command", "true"]
     )
     assert code == 0
     repo = plan_runner.repo
