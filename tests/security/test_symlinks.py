@@ -8,6 +8,7 @@ review can hold links that someone else pushed.
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -17,6 +18,8 @@ from devbot.tools.inside import FileTooLarge, read_inside, write_inside
 from devbot.tools.jail import PathOutsideWorkspace
 from devbot.vcs.forge import LocalForge
 from tests.fixtures.engine import PlanRunner
+from tests.fixtures.feedback import FeedbackPR
+from tests.fixtures.repo import run_git
 
 FINISH = "@@FINISH\nDone.\n@@END\n"
 
@@ -92,3 +95,31 @@ def test_reads_and_writes_refuse_links_out_and_bound_what_they_read(tmp_path: Pa
     assert not (outside / "new.md").exists()
     assert not (root / "ai-plans" / "report.md").is_symlink()
     assert read_inside(root, "ai-plans/report.md") == "report\n"
+
+
+def test_a_report_on_a_branch_that_links_to_a_host_file_is_never_read(
+    feedback_pr: Callable[..., FeedbackPR], tmp_path: Path
+) -> None:
+    fix = "@@WRITE hello.txt\nworld!\n@@END\n@@FINISH\nAdded '!'.\n@@END\n"
+    s = feedback_pr([{"text": fix}])
+    secret = tmp_path / "host-secret.txt"
+    secret.write_text("HOST-ONLY-7c1d9e\n", encoding="utf-8")
+    repo = s.runner.repo
+    human = tmp_path / "human"
+    run_git("clone", "-q", "--branch", "devbot/task", str(repo.bare), str(human), cwd=tmp_path)
+    (report,) = (human / "ai-plans").glob("*__REPORT__*.md")
+    report.unlink()
+    report.symlink_to(secret)
+    run_git("add", "-A", cwd=human)
+    run_git("-c", "user.name=h", "-c", "user.email=h@x", "commit", "-qm", "link", cwd=human)
+    run_git("push", "-q", "origin", "HEAD:devbot/task", cwd=human)
+
+    assert s.review_comment("alice", "add a '!'", path="hello.txt", line=1)[0] == 202
+    (run,) = s.wait_idle(1)
+
+    assert run.state == "done"
+    state = repo.work / ".devbot"
+    stored = b"".join(path.read_bytes() for path in state.glob("*.sqlite*"))
+    assert b"HOST-ONLY-7c1d9e" not in stored
+    assert all("HOST-ONLY" not in c["body"] for c in s.posted())
+    assert secret.read_text(encoding="utf-8") == "HOST-ONLY-7c1d9e\n"
