@@ -68,7 +68,10 @@ def test_an_issue_run_does_not_push_workflows(feedback_pr: Callable[..., Feedbac
     assert run.status == "failed" and ".github/workflows/evil.yml" in run.message
     assert len(s.double.pulls(REPO)) == 1
     assert s.runner.repo.remote_sha(run.branch) is None
-    assert s.runner.repo.git("status", "--porcelain") == "?? ai-plans/"  # only the hello plan
+    # the issue's plan was committed on the run's branch only, never written into the checkout
+    assert [p.name for p in (s.runner.repo.work / "ai-plans").iterdir()] == [
+        "261124__PLAN__task.md"
+    ]
 
 
 def test_a_feedback_run_does_not_push_through_a_symlinked_github_folder(

@@ -188,5 +188,7 @@ def test_an_issue_labeled_devbot_becomes_a_plan_run_whose_pr_closes_it(
         time.sleep(0.1)
     pull = next(p for p in s.double.pulls(REPO) if p["number"] != s.number)
     assert "Closes #42" in pull["body"]
-    plan = s.runner.repo.remote_file(pull["head"]["ref"], "notes.txt")
-    assert plan == "noted\n"
+    assert s.runner.repo.remote_file(pull["head"]["ref"], "notes.txt") == "noted\n"
+    branch_files = s.runner.repo.git("ls-tree", "-r", "--name-only", pull["head"]["sha"])
+    assert [f for f in branch_files.split() if "__PLAN__" in f and "issue-42" in f]
+    assert not list((s.runner.repo.work / "ai-plans").glob("*issue-42*"))
