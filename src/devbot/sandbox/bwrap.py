@@ -112,7 +112,7 @@ class BwrapSandbox:
                 env,
                 timeout_s,
                 self.max_output_chars,
-                on_timeout=(lambda _pid: cgroup.kill_all()) if cgroup else None,
+                on_kill=(lambda _pid: cgroup.kill_all()) if cgroup else None,
             )
             oom = cgroup.oom_kills() if cgroup else 0
             refused = cgroup.forks_refused() if cgroup else 0
