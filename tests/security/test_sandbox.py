@@ -11,8 +11,10 @@ import errno
 import json
 import os
 import platform
+import shutil
 import subprocess
 import sys
+import tempfile
 import uuid
 from collections.abc import Iterator
 from dataclasses import replace
@@ -232,3 +234,78 @@ def test_printing_300_mb_leaves_devbot_memory_flat_and_keeps_head_and_tail(
     assert output.endswith("TAIL-MARK\n")
     assert "characters clipped" in output
     assert len(output) < 30_000
+
+
+PLAIN_USER = 4242
+
+
+@pytest.fixture
+def plain_workspace() -> Iterator[Path]:
+    """A workspace owned by an unprivileged user, under a folder that user may enter."""
+    base = Path(tempfile.mkdtemp(prefix="devbot-plain-", dir="/tmp"))
+    base.chmod(0o755)
+    ws = base / "ws"
+    ws.mkdir()
+    os.chown(ws, PLAIN_USER, PLAIN_USER)
+    try:
+        yield ws
+    finally:
+        shutil.rmtree(base)
+
+
+def test_bwrap_started_by_a_plain_user_maps_that_user_under_the_same_rules(
+    plain_workspace: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    require_backend("bwrap")
+    if os.geteuid() != 0:
+        pytest.skip("needs root to become another plain user")
+    if platform.machine() not in NUMBERS:
+        pytest.skip(f"no syscall numbers for {platform.machine()}")
+    unshare = NUMBERS[platform.machine()]["unshare"]
+    from devbot.sandbox import bwrap
+    from devbot.sandbox.bwrap import BwrapSandbox, _readable
+
+    monkeypatch.setattr(bwrap, "sandbox_identity", lambda uid: None)
+    sandbox = BwrapSandbox(limits=TEST_LIMITS)
+    assert sandbox.identity is None
+    script = (
+        "import ctypes, os\n"
+        "libc = ctypes.CDLL(None, use_errno=True)\n"
+        "print('uid', os.getuid())\n"
+        "print('seccomp', [l.split()[1] for l in open('/proc/self/status')"
+        " if l.startswith('Seccomp:')][0])\n"
+        f"r = libc.syscall(ctypes.c_long({unshare}), ctypes.c_long(0x10000000))\n"
+        "print('unshare', r, ctypes.get_errno())\n"
+        "try:\n"
+        f"    open('{CORE_PATTERN}', 'r+b'); print('core_pattern writable')\n"
+        "except OSError:\n"
+        "    print('core_pattern refused')\n"
+        "open('made.txt', 'w').write('x')\n"
+    )
+    with _readable(sandbox.seccomp) as seccomp_fd:
+        inner = sandbox.argv(_python(script), str(plain_workspace), seccomp_fd)
+        argv = sandbox._wrapped(inner, None, plain_workspace, None)
+        done = subprocess.run(
+            [
+                "setpriv",
+                "--reuid",
+                str(PLAIN_USER),
+                "--regid",
+                str(PLAIN_USER),
+                "--clear-groups",
+                "--",
+                *argv,
+            ],
+            pass_fds=(seccomp_fd,),
+            capture_output=True,
+            text=True,
+            timeout=60,
+            check=False,
+        )
+    assert done.returncode == 0, done.stderr
+    lines = done.stdout.splitlines()
+    assert f"uid {PLAIN_USER}" in lines
+    assert "seccomp 2" in lines
+    assert f"unshare -1 {errno.EPERM}" in lines
+    assert "core_pattern refused" in lines
+    assert (plain_workspace / "made.txt").stat().st_uid == PLAIN_USER
