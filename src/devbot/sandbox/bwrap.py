@@ -15,12 +15,14 @@ keyring, bpf, ptrace and other kernel-facing calls. `/proc/sys`, `/proc/sysrq-tr
 (`/proc/kcore`, `/proc/keys`, `/proc/timer_list`…) are hidden. When devbot runs as root,
 bwrap itself runs as `sandbox_uid` (setpriv), so the namespace maps an unprivileged uid: uid 0
 inside would be uid 0 outside, able to write /proc/sys (kernel.core_pattern runs a program on
-the host). The wrapper does, as root and in this order: enter the cgroup, `unshare --mount`
-(private propagation), bind the workspace onto a fresh directory under /tmp, then drop to
-`sandbox_uid` and exec bwrap, which binds that directory at /workspace. The bind is what
-lets the unprivileged bwrap reach a workspace under a directory it may not traverse (a
-repository under /root, mode 700): bwrap resolves bind sources as its own user, and
-`--bind-fd` fails there too ("Can't find source path /proc/self/fd/N: Permission denied").
+the host). The wrapper does, as root: `unshare --mount` (private propagation), then in that
+namespace join the cgroup, bind the workspace onto a fresh directory under /tmp, set the
+rlimits, drop to `sandbox_uid` and exec bwrap, which binds that directory at /workspace
+(the cgroup join and the bind need root; the unshared namespace keeps the bind private to
+the command). The bind is what lets the unprivileged bwrap reach a workspace under a
+directory it may not traverse (a repository under /root, mode 700): bwrap resolves bind
+sources as its own user, and `--bind-fd` fails there too ("Can't find source path
+/proc/self/fd/N: Permission denied"). Its cost: bench/results/security_sandbox.md.
 When devbot is not root, bwrap maps the invoking user, with the same filter and /proc rules.
 """
 
@@ -35,7 +37,7 @@ import threading
 from collections.abc import Iterator, Sequence
 from pathlib import Path
 
-from devbot.sandbox.base import CommandResult, ResourceLimits
+from devbot.sandbox.base import MIB, CommandResult, ResourceLimits
 from devbot.sandbox.cgroups import Cgroup, create_cgroup
 from devbot.sandbox.env import SANDBOX_PATH, sandbox_environment
 from devbot.sandbox.notes import with_limit_notes
@@ -178,22 +180,19 @@ class BwrapSandbox:
     def _wrapped(
         self, inner: list[str], cgroup: Cgroup | None, workspace: Path, mountpoint: str | None
     ) -> list[str]:
-        """`inner` behind what runs as root first (cgroup, mount namespace, workspace bind),
-        the rlimits and the drop to the sandbox's uid."""
+        """`inner` behind what runs before it: the mount namespace, cgroup join and workspace
+        bind (as root), the rlimits, and the drop to the sandbox's uid."""
         limits = self.limits
         argv = [self.tools["prlimit"], f"--fsize={limits.disk_bytes}", "--core=0"]
         if cgroup is None:
-            memory = limits.memory_mb * 1024 * 1024
-            argv += [f"--nproc={limits.pids}", f"--as={memory}"]
+            argv += [f"--nproc={limits.pids}", f"--as={limits.memory_mb * MIB}"]
         argv.append("--")
         if self.identity is not None:
             argv += _drop_to(self.tools["setpriv"], self.identity)
         argv += inner
-        script = (
-            "".join(f"echo $$ > {shlex.quote(str(p))}; " for p in cgroup.procs_files)
-            if cgroup
-            else ""
-        )
+        script = ""
+        if cgroup is not None:
+            script = "".join(f"echo $$ > {shlex.quote(str(p))}; " for p in cgroup.procs_files)
         bind: list[str] = []
         if mountpoint is not None:
             script += f'{shlex.quote(self.tools["mount"])} --bind -- "$1" "$2"; shift 2; '

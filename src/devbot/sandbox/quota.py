@@ -2,10 +2,11 @@
 
 RLIMIT_FSIZE (set by each backend) caps a single file at the quota; this watcher caps the
 sum. While the command runs, a thread measures the workspace's allocated bytes against the
-snapshot taken before it started, at an interval ten times the cost of one measurement (a
-big tree is measured less often, so the watcher never takes more than a tenth of a core),
-and calls `on_exceeded` (which kills the command) once the growth reaches the quota. When
-the command has ended, a final measurement decides. Directories the walk could not enter
+snapshot taken before it started and calls `on_exceeded` (which kills the command) once the
+growth reaches the quota. It measures at an interval ten times the cost of one measurement,
+so it takes at most a tenth of a core, but at least every `MAX_INTERVAL_S`, so that on a big
+tree (100,000 files cost about half a second a pass) the overshoot stays bounded. When the
+command has ended, a final measurement decides. Directories the walk could not enter
 (locked, or nested past `tree.MAX_DEPTH`) count as past the quota: what cannot be measured
 cannot be allowed. When the quota was hit, every entry the command created is deleted so
 that none of it is ever committed.
@@ -23,6 +24,7 @@ from types import TracebackType
 from devbot.sandbox.tree import Snapshot, remove_created, scan
 
 MIN_INTERVAL_S = 0.05
+MAX_INTERVAL_S = 2.0
 COST_FACTOR = 10.0
 
 
@@ -91,4 +93,5 @@ class DiskWatch:
                 self._stopped = True
                 self.on_exceeded()
                 return
-            interval = max(MIN_INTERVAL_S, COST_FACTOR * (time.monotonic() - started))
+            cost = time.monotonic() - started
+            interval = min(max(MIN_INTERVAL_S, COST_FACTOR * cost), MAX_INTERVAL_S)
