@@ -15,7 +15,6 @@ that none of it is ever committed.
 from __future__ import annotations
 
 import threading
-import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -68,7 +67,7 @@ class DiskWatch:
     ) -> None:
         self._done.set()
         self._thread.join()
-        after = scan(self.workspace)
+        after = scan(self.workspace, keep_paths=False)
         if self._stopped or self._exceeded(after):
             removed = remove_created(self.workspace, self.before)
             self.overrun = Overrun(
@@ -82,16 +81,19 @@ class DiskWatch:
         return grown >= self.limit_bytes or now.unmeasured > self.before.unmeasured
 
     def _watch(self) -> None:
-        interval = MIN_INTERVAL_S
+        interval = _interval(self.before.seconds)
         while not self._done.wait(interval):
-            started = time.monotonic()
             try:
-                now = scan(self.workspace)
+                now = scan(self.workspace, keep_paths=False)
             except OSError:
                 return
             if self._exceeded(now):
                 self._stopped = True
                 self.on_exceeded()
                 return
-            cost = time.monotonic() - started
-            interval = min(max(MIN_INTERVAL_S, COST_FACTOR * cost), MAX_INTERVAL_S)
+            interval = _interval(now.seconds)
+
+
+def _interval(cost_s: float) -> float:
+    """Seconds between two measurements that each take `cost_s`."""
+    return min(max(MIN_INTERVAL_S, COST_FACTOR * cost_s), MAX_INTERVAL_S)

@@ -12,6 +12,7 @@ from __future__ import annotations
 import contextlib
 import os
 import stat
+import time
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -27,15 +28,18 @@ Visitor = Callable[[int, str, str, os.stat_result], None]
 
 @dataclass(frozen=True)
 class Snapshot:
-    """What a workspace holds: every relative path, its allocated bytes, and what was hidden."""
+    """What a workspace holds: every relative path (when asked for), its allocated bytes,
+    how many folders could not be entered, and how long the walk took."""
 
     paths: frozenset[str]
     used_bytes: int
     unmeasured: int = 0
+    seconds: float = 0.0
 
 
-def scan(root: Path, visit: Visitor | None = None) -> Snapshot:
+def scan(root: Path, visit: Visitor | None = None, *, keep_paths: bool = True) -> Snapshot:
     """Every entry under `root` (not `root` itself); hard-linked files count once."""
+    started = time.monotonic()
     paths: set[str] = set()
     linked: set[tuple[int, int]] = set()
     used = 0
@@ -55,12 +59,13 @@ def scan(root: Path, visit: Visitor | None = None) -> Snapshot:
             except FileNotFoundError:
                 continue
             rel = prefix + entry.name
-            paths.add(rel)
-            key = (info.st_dev, info.st_ino)
-            if info.st_nlink == 1 or stat.S_ISDIR(info.st_mode) or key not in linked:
+            if keep_paths:
+                paths.add(rel)
+            if info.st_nlink == 1 or stat.S_ISDIR(info.st_mode):
                 used += info.st_blocks * BLOCK
-                if info.st_nlink > 1:
-                    linked.add(key)
+            elif (info.st_dev, info.st_ino) not in linked:
+                linked.add((info.st_dev, info.st_ino))
+                used += info.st_blocks * BLOCK
             if visit is not None:
                 visit(fd, entry.name, rel, info)
             if not stat.S_ISDIR(info.st_mode):
@@ -74,7 +79,7 @@ def scan(root: Path, visit: Visitor | None = None) -> Snapshot:
         for fd, _, entries in stack:
             entries.close()
             os.close(fd)
-    return Snapshot(frozenset(paths), used, unmeasured)
+    return Snapshot(frozenset(paths), used, unmeasured, time.monotonic() - started)
 
 
 def remove_created(root: Path, before: Snapshot) -> int:
