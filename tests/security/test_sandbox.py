@@ -135,6 +135,17 @@ def test_files_the_command_creates_are_not_owned_by_root_on_the_host(
             assert (info.st_uid, info.st_gid) == (os.getuid(), os.getgid()), path
 
 
+def test_no_capabilities_no_new_privileges_and_a_seccomp_filter(
+    isolated_sandbox: SandboxFactory, ws: Path
+) -> None:
+    result = isolated_sandbox().run("cat /proc/self/status", ws, 60)
+    status = dict(line.split(":\t", 1) for line in result.output.splitlines() if ":\t" in line)
+    for name in ("CapInh", "CapPrm", "CapEff", "CapBnd", "CapAmb"):
+        assert int(status[name], 16) == 0, name
+    assert status["NoNewPrivs"].strip() == "1"
+    assert status["Seccomp"].strip() == "2"
+
+
 def _denied_calls() -> list[tuple[str, str]]:
     return [
         (backend, call)
