@@ -16,10 +16,19 @@ def clip(text: str, max_chars: int) -> str:
     """
     if len(text) <= max_chars:
         return text
+    return clip_ends(text, text, len(text), max_chars)
+
+
+def clip_ends(start: str, end: str, total: int, max_chars: int) -> str:
+    """`clip` for a text known only by its `start`, its `end` and its length `total`.
+
+    `start` must hold at least the first `max_chars` characters and `end` the last
+    `max_chars` (a stream keeps only these); the result equals `clip` of the whole text.
+    """
     budget = max(max_chars, 0)
-    head = _head(text, budget - budget // 2)
-    tail = _tail(text, budget // 2)
-    count = len(text) - len(head) - len(tail)
+    head = _head(start, budget - budget // 2)
+    tail = _tail(end, budget // 2)
+    count = total - len(head) - len(tail)
     marker = MARKER.format(count=count)
     head_sep = "" if head == "" or head.endswith("\n") else "\n"
     tail_sep = "" if tail == "" or tail.startswith("\n") else "\n"

@@ -36,6 +36,8 @@ class Settings:
     sandbox_memory_mb: int = 2048
     sandbox_cpus: float = 2.0
     sandbox_pids: int = 512
+    sandbox_disk_mb: int = 2048
+    sandbox_uid: int = 65534
     max_test_rounds: int = 3
     plan_dirs: tuple[str, ...] = ("ai-plans",)
     database_url: str | None = None
@@ -220,3 +222,7 @@ def _validate_sandbox(settings: Settings) -> None:
         raise ConfigError("sandbox_memory_mb must be at least 64 and sandbox_pids at least 16")
     if settings.sandbox_cpus <= 0:
         raise ConfigError("sandbox_cpus must be positive")
+    if settings.sandbox_disk_mb < 1:
+        raise ConfigError("sandbox_disk_mb must be at least 1")
+    if settings.sandbox_uid < 1:
+        raise ConfigError("sandbox_uid must not be 0 (root) or negative")

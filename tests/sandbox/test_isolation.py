@@ -16,6 +16,7 @@ from devbot.agent.loop import run_directly
 from devbot.config import Settings
 from devbot.runs import verify
 from devbot.runs.verify import Verification
+from devbot.sandbox.ownership import host_identity, sandbox_identity
 from tests.fixtures.sandbox import TEST_LIMITS, SandboxFactory
 
 
@@ -96,7 +97,7 @@ def test_no_network_neither_host_loopback_nor_outside(
     assert result.output.count("blocked") == 3
 
 
-def test_writes_land_only_in_the_workspace_owned_by_the_host_user(
+def test_writes_land_only_in_the_workspace_owned_by_the_sandbox_user(
     isolated_sandbox: SandboxFactory, ws: Path
 ) -> None:
     name = f"devbot-escape-{uuid.uuid4().hex}"
@@ -113,7 +114,8 @@ def test_writes_land_only_in_the_workspace_owned_by_the_host_user(
     assert not (Path.home() / name).exists()
     kept = ws / "kept.txt"
     assert kept.read_text() == "kept\n"
-    assert (kept.stat().st_uid, kept.stat().st_gid) == (os.getuid(), os.getgid())
+    owner = sandbox_identity() or host_identity()
+    assert (kept.stat().st_uid, kept.stat().st_gid) == (owner.uid, owner.gid)
 
 
 def test_host_secrets_never_reach_the_sandbox(

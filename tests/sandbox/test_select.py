@@ -3,19 +3,21 @@
 from __future__ import annotations
 
 import json
+import os
 from pathlib import Path
 
 import pytest
 
-from devbot.config import ConfigError, Settings
+from devbot.config import ConfigError, Settings, load_settings
 from devbot.sandbox import select
 from devbot.sandbox.detect import detect_test_command
+from devbot.sandbox.docker import DockerSandbox
 from devbot.sandbox.env import is_secret_name, sandbox_environment
 
 
 def _fake(monkeypatch: pytest.MonkeyPatch, docker: bool, bwrap: bool) -> None:
     monkeypatch.setattr(select, "docker_status", lambda image: (docker, f"docker says {docker}"))
-    monkeypatch.setattr(select, "bwrap_status", lambda: (bwrap, f"bwrap says {bwrap}"))
+    monkeypatch.setattr(select, "bwrap_status", lambda uid: (bwrap, f"bwrap says {bwrap}"))
 
 
 def test_auto_prefers_docker_then_bwrap_then_refuses(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -103,3 +105,21 @@ def test_detection_order_is_pytest_npm_go_cargo_make(tmp_path: Path) -> None:
     assert detect_test_command(tmp_path) == ("go test ./...", "go.mod exists")
     (tmp_path / "conftest.py").write_text("")
     assert detect_test_command(tmp_path) == ("python3 -m pytest -q", "conftest.py exists")
+
+
+def test_sandbox_uid_and_disk_quota_come_from_the_settings() -> None:
+    settings = load_settings(environ={"DEVBOT_SANDBOX_UID": "4321", "DEVBOT_SANDBOX_DISK_MB": "7"})
+    assert select.resource_limits(settings).disk_mb == 7
+    docker = select.build_sandbox(settings, "docker")
+    assert isinstance(docker, DockerSandbox)
+    expected = "4321:4321" if os.geteuid() == 0 else f"{os.getuid()}:{os.getgid()}"
+    options = docker.container_options(Path("/nonexistent"))
+    assert options["user"] == expected
+    assert {"name": "fsize", "soft": 7 * 1024 * 1024, "hard": 7 * 1024 * 1024} in options["ulimits"]
+    assert options["log_config"] == {"type": "none"}
+
+
+@pytest.mark.parametrize("value", ["0", "-1"])
+def test_a_root_or_negative_sandbox_uid_is_refused(value: str) -> None:
+    with pytest.raises(ConfigError, match="sandbox_uid must not be 0"):
+        load_settings(environ={"DEVBOT_SANDBOX_UID": value})

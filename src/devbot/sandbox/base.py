@@ -6,6 +6,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Protocol
 
+MIB = 1024 * 1024
+
 
 @dataclass(frozen=True)
 class CommandResult:
@@ -19,12 +21,18 @@ class CommandResult:
 
 @dataclass(frozen=True)
 class ResourceLimits:
-    """What one command may use. Wall time is the `timeout_s` of each call."""
+    """What one command may use. Wall time is the `timeout_s` of each call; `disk_mb` is what
+    it may add to the workspace (and the largest file it may write)."""
 
     memory_mb: int = 2048
     cpus: float = 2.0
     pids: int = 512
     tmp_mb: int = 512
+    disk_mb: int = 2048
+
+    @property
+    def disk_bytes(self) -> int:
+        return self.disk_mb * MIB
 
 
 class Sandbox(Protocol):

@@ -5,25 +5,50 @@ files are visible, read-only; the workspace is the only writable host directory 
 /workspace); /tmp and HOME are a private tmpfs; no network (its own, empty network
 namespace, so not even the host's 127.0.0.1); its own pid namespace, dying with devbot; all
 capabilities dropped; an allowlisted environment. Memory, CPU and process count are capped
-by a per-command cgroup where devbot may create one, else by rlimits (prlimit).
+by a per-command cgroup where devbot may create one, else by rlimits (prlimit); the largest
+file by RLIMIT_FSIZE and the workspace's growth by the disk watcher (`quota`).
+
+The sandbox is never root on the host. It has its own user namespace, which may not create
+another (`--disable-userns`), and a seccomp filter (`seccomp`) denying mount, namespace,
+keyring, bpf, ptrace and other kernel-facing calls. `/proc/sys`, `/proc/sysrq-trigger`,
+`/proc/irq`, `/proc/bus` and `/proc/fs` are read-only and the files Docker masks
+(`/proc/kcore`, `/proc/keys`, `/proc/timer_list`…) are hidden. When devbot runs as root,
+bwrap itself runs as `sandbox_uid` (setpriv), so the namespace maps an unprivileged uid: uid 0
+inside would be uid 0 outside, able to write /proc/sys (kernel.core_pattern runs a program on
+the host). The wrapper does, as root: `unshare --mount` (private propagation), then in that
+namespace join the cgroup, bind the workspace onto a fresh directory under /tmp, set the
+rlimits, drop to `sandbox_uid` and exec bwrap, which binds that directory at /workspace
+(the cgroup join and the bind need root; the unshared namespace keeps the bind private to
+the command). The bind is what lets the unprivileged bwrap reach a workspace under a
+directory it may not traverse (a repository under /root, mode 700): bwrap resolves bind
+sources as its own user, and `--bind-fd` fails there too ("Can't find source path
+/proc/self/fd/N: Permission denied"). Its cost: bench/results/security_sandbox.md.
+When devbot is not root, bwrap maps the invoking user, with the same filter and /proc rules.
 """
 
 from __future__ import annotations
 
+import contextlib
 import os
 import shlex
 import shutil
-from collections.abc import Sequence
+import tempfile
+import threading
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 
-from devbot.sandbox.base import CommandResult, ResourceLimits
+from devbot.sandbox.base import MIB, CommandResult, ResourceLimits
 from devbot.sandbox.cgroups import Cgroup, create_cgroup
 from devbot.sandbox.env import SANDBOX_PATH, sandbox_environment
 from devbot.sandbox.notes import with_limit_notes
+from devbot.sandbox.ownership import DEFAULT_SANDBOX_UID, Identity, hand_over, sandbox_identity
 from devbot.sandbox.process import run_process
+from devbot.sandbox.quota import DiskWatch
+from devbot.sandbox.seccomp import filter_program
 
 WORKDIR = "/workspace"
 HOME = "/tmp"
+MOUNT_BASE = "/tmp"
 SYSTEM_DIRS = ("/usr", "/bin", "/sbin", "/lib", "/lib32", "/lib64", "/libx32")
 ETC_FILES = (
     "alternatives",
@@ -53,6 +78,11 @@ ETC_FILES = (
     "profile",
     "locale.alias",
 )
+PROC_READ_ONLY = ("sys", "sysrq-trigger", "irq", "bus", "fs")
+PROC_MASKED_FILES = ("kcore", "keys", "timer_list", "timer_stats", "latency_stats", "sched_debug")
+PROC_MASKED_DIRS = ("acpi", "asound", "scsi")
+"""Docker's readonlyPaths and maskedPaths under /proc (those this kernel has)."""
+UTIL_LINUX = "util-linux (Debian: apt-get install util-linux mount)"
 
 
 def bwrap_path() -> str | None:
@@ -71,6 +101,7 @@ class BwrapSandbox:
         limits: ResourceLimits | None = None,
         max_output_chars: int = 20_000,
         executable: str | None = None,
+        sandbox_uid: int = DEFAULT_SANDBOX_UID,
     ) -> None:
         self.extra_env_names = tuple(extra_env_names)
         self.limits = limits or ResourceLimits()
@@ -79,14 +110,22 @@ class BwrapSandbox:
         if found is None:
             raise FileNotFoundError("bwrap is not installed (Debian: apt-get install bubblewrap)")
         self.executable = found
+        self.identity = sandbox_identity(sandbox_uid)
+        self.tools = _tools(
+            ("prlimit", "setpriv", "unshare", "mount") if self.identity else ("prlimit",)
+        )
+        self.seccomp = filter_program()
 
-    def argv(self, command: str, workspace: Path, *, network: bool = False) -> list[str]:
-        """The bwrap command line (without the resource-limit wrapper)."""
-        args = [self.executable, "--unshare-all"]
+    def argv(
+        self, command: str, source: str, seccomp_fd: int, *, network: bool = False
+    ) -> list[str]:
+        """The bwrap command line: `source` is bound at /workspace, the filter read from
+        `seccomp_fd`."""
+        args = [self.executable, "--unshare-all", "--unshare-user", "--disable-userns"]
         if network:
             args.append("--share-net")
         args += ["--die-with-parent", "--new-session", "--cap-drop", "ALL"]
-        args += ["--hostname", "devbot-sandbox"]
+        args += ["--seccomp", str(seccomp_fd), "--hostname", "devbot-sandbox"]
         for path in SYSTEM_DIRS:
             if os.path.islink(path):
                 args += ["--symlink", os.readlink(path), path]
@@ -94,42 +133,125 @@ class BwrapSandbox:
                 args += ["--ro-bind", path, path]
         for name in ETC_FILES:
             args += ["--ro-bind-try", f"/etc/{name}", f"/etc/{name}"]
-        args += ["--proc", "/proc", "--dev", "/dev"]
+        args += ["--proc", "/proc", *proc_protection(), "--dev", "/dev"]
         args += ["--size", str(self.limits.tmp_mb * 1024 * 1024), "--tmpfs", "/tmp"]
-        args += ["--bind", str(workspace.resolve()), WORKDIR, "--chdir", WORKDIR]
+        args += ["--bind", source, WORKDIR, "--chdir", WORKDIR]
         return [*args, "--", "bash", "-c", command]
 
     def run(
         self, command: str, workspace: Path, timeout_s: float, *, network: bool = False
     ) -> CommandResult:
+        workspace = workspace.resolve()
         env = sandbox_environment(self.extra_env_names, HOME, path=SANDBOX_PATH)
-        inner = self.argv(command, workspace, network=network)
-        cgroup = create_cgroup(self.limits)
-        try:
-            result = run_process(
-                self._limited(inner, cgroup),
-                workspace,
-                env,
-                timeout_s,
-                self.max_output_chars,
-                on_timeout=(lambda _pid: cgroup.kill_all()) if cgroup else None,
-            )
-            oom = cgroup.oom_kills() if cgroup else 0
-            refused = cgroup.forks_refused() if cgroup else 0
-        finally:
-            if cgroup is not None:
-                cgroup.remove()
+        before = hand_over(workspace, self.identity)
+        stop = threading.Event()
+        with contextlib.ExitStack() as resources:
+            seccomp_fd = resources.enter_context(_readable(self.seccomp))
+            mountpoint = resources.enter_context(_mount_point()) if self.identity else None
+            inner = self.argv(command, mountpoint or str(workspace), seccomp_fd, network=network)
+            cgroup = create_cgroup(self.limits)
+            argv = self._wrapped(inner, cgroup, workspace, mountpoint)
+            with DiskWatch(workspace, before, self.limits.disk_bytes, stop.set) as disk:
+                try:
+                    result = run_process(
+                        argv,
+                        Path("/"),
+                        env,
+                        timeout_s,
+                        self.max_output_chars,
+                        on_kill=(lambda _pid: cgroup.kill_all()) if cgroup else None,
+                        pass_fds=(seccomp_fd,),
+                        stop=stop,
+                    )
+                    oom = cgroup.oom_kills() if cgroup else 0
+                    refused = cgroup.forks_refused() if cgroup else 0
+                finally:
+                    if cgroup is not None:
+                        cgroup.remove()
         return with_limit_notes(
-            result, self.limits, timeout_s, oom_kills=oom, forks_refused=refused
+            result,
+            self.limits,
+            timeout_s,
+            oom_kills=oom,
+            forks_refused=refused,
+            disk=disk.overrun,
         )
 
-    def _limited(self, argv: list[str], cgroup: Cgroup | None) -> list[str]:
-        """Prefix `argv` with what enters the cgroup, or with prlimit when there is none."""
+    def _wrapped(
+        self, inner: list[str], cgroup: Cgroup | None, workspace: Path, mountpoint: str | None
+    ) -> list[str]:
+        """`inner` behind what runs before it: the mount namespace, cgroup join and workspace
+        bind (as root), the rlimits, and the drop to the sandbox's uid."""
+        limits = self.limits
+        argv = [self.tools["prlimit"], f"--fsize={limits.disk_bytes}", "--core=0"]
+        if cgroup is None:
+            argv += [f"--nproc={limits.pids}", f"--as={limits.memory_mb * MIB}"]
+        argv.append("--")
+        if self.identity is not None:
+            argv += _drop_to(self.tools["setpriv"], self.identity)
+        argv += inner
+        script = ""
         if cgroup is not None:
-            joins = "".join(f"echo $$ > {shlex.quote(str(p))}; " for p in cgroup.procs_files)
-            return ["/bin/sh", "-c", f'set -e; {joins}exec "$@"', "sh", *argv]
-        prlimit = shutil.which("prlimit")
-        if prlimit is None:
-            return argv
-        memory = self.limits.memory_mb * 1024 * 1024
-        return [prlimit, f"--nproc={self.limits.pids}", f"--as={memory}", "--", *argv]
+            script = "".join(f"echo $$ > {shlex.quote(str(p))}; " for p in cgroup.procs_files)
+        bind: list[str] = []
+        if mountpoint is not None:
+            script += f'{shlex.quote(self.tools["mount"])} --bind -- "$1" "$2"; shift 2; '
+            bind = [str(workspace), mountpoint]
+        if script:
+            argv = ["/bin/sh", "-c", f'set -e; {script}exec "$@"', "sh", *bind, *argv]
+        if mountpoint is not None:
+            argv = [self.tools["unshare"], "--mount", "--propagation", "private", "--", *argv]
+        return argv
+
+
+def proc_protection(proc: Path = Path("/proc")) -> list[str]:
+    """bwrap options, after `--proc`, that make /proc's dangerous parts read-only or hidden."""
+    args: list[str] = []
+    for name in PROC_READ_ONLY:
+        if (proc / name).exists():
+            args += ["--ro-bind", f"/proc/{name}", f"/proc/{name}"]
+    for name in PROC_MASKED_FILES:
+        if (proc / name).exists():
+            args += ["--ro-bind", os.devnull, f"/proc/{name}"]
+    for name in PROC_MASKED_DIRS:
+        if (proc / name).is_dir():
+            args += ["--tmpfs", f"/proc/{name}", "--remount-ro", f"/proc/{name}"]
+    return args
+
+
+def _drop_to(setpriv: str, identity: Identity) -> list[str]:
+    uid, gid = str(identity.uid), str(identity.gid)
+    return [setpriv, "--reuid", uid, "--regid", gid, "--clear-groups", "--"]
+
+
+def _tools(names: Sequence[str]) -> dict[str, str]:
+    found = {name: shutil.which(name) for name in names}
+    missing = [name for name, path in found.items() if path is None]
+    if missing:
+        raise FileNotFoundError(f"the bwrap backend needs {', '.join(missing)} from {UTIL_LINUX}")
+    return {name: path for name, path in found.items() if path is not None}
+
+
+@contextlib.contextmanager
+def _readable(data: bytes) -> Iterator[int]:
+    """A pipe's read end holding `data` (for `bwrap --seccomp FD`, which reads it to EOF)."""
+    read_fd, write_fd = os.pipe()
+    try:
+        os.write(write_fd, data)
+    finally:
+        os.close(write_fd)
+    try:
+        yield read_fd
+    finally:
+        os.close(read_fd)
+
+
+@contextlib.contextmanager
+def _mount_point() -> Iterator[str]:
+    """An empty directory the workspace is bound onto, in the command's own mount namespace."""
+    path = tempfile.mkdtemp(prefix="devbot-sb-", dir=MOUNT_BASE)
+    try:
+        yield path
+    finally:
+        with contextlib.suppress(OSError):
+            os.rmdir(path)

@@ -2,11 +2,14 @@
 
 Every probe runs a real command in the chosen sandbox with a scratch workspace, and passes
 only when the sandbox contained it. On the local backend most probes fail, as they should.
+Probes never change the host even when nothing contains them: /proc files are opened for
+writing but never written, denied calls are made with arguments that do nothing.
 """
 
 from __future__ import annotations
 
 import os
+import platform
 import socket
 import tempfile
 import time
@@ -17,9 +20,14 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from devbot.sandbox.base import CommandResult, ResourceLimits, Sandbox
+from devbot.sandbox.seccomp import SYSCALLS
 
 MAX_VISIBLE_PROCESSES = 20
 CANARY_ENV = ("GITHUB_TOKEN", "ANTHROPIC_API_KEY", "OPENAI_API_KEY", "DEVBOT_WEBHOOK_SECRET")
+DISK_PROBE_SLEEP_S = 20
+PROC_FILES = ("/proc/sys/kernel/core_pattern", "/proc/sysrq-trigger")
+SECCOMP_PROBES = {"mount": (0, 0, 0, 0, 0), "keyctl": (0, 0, 0)}
+"""Calls both isolated backends deny; allowed, these arguments only fail (EFAULT, EINVAL)."""
 
 
 @dataclass(frozen=True)
@@ -47,11 +55,14 @@ def run_checks(sandbox: Sandbox, limits: ResourceLimits) -> list[Probe]:
         probes: list[Callable[[], Probe]] = [
             lambda: _workspace(run, ws),
             lambda: _read_only(run),
+            lambda: _proc_read_only(run),
+            lambda: _seccomp(run),
             lambda: _secrets(run, canary, secret_file),
             lambda: _network(run, port),
             lambda: _pid_namespace(run),
             lambda: _memory(run, limits),
             lambda: _processes(run, limits),
+            lambda: _disk(run, ws, limits),
             lambda: _time_limit(run),
         ]
         return [probe() for probe in probes]
@@ -61,8 +72,13 @@ def _workspace(run: Callable[..., CommandResult], ws: Path) -> Probe:
     result = run("echo written > probe.txt && cat probe.txt")
     ok = result.exit_code == 0 and (ws / "probe.txt").read_text().strip() == "written"
     owner = (ws / "probe.txt").stat().st_uid if ok else None
-    ok = ok and owner == os.getuid()
-    return Probe("workspace writable, files owned by you", ok, f"exit {result.exit_code}")
+    if os.geteuid() == 0:
+        promise = "workspace writable, files not owned by root on the host"
+        ok = ok and owner is not None and owner != 0
+    else:
+        promise = "workspace writable, files owned by you"
+        ok = ok and owner == os.getuid()
+    return Probe(promise, ok, f"exit {result.exit_code}, owner uid {owner}")
 
 
 def _read_only(run: Callable[..., CommandResult]) -> Probe:
@@ -73,6 +89,43 @@ def _read_only(run: Callable[..., CommandResult]) -> Probe:
         if os.path.exists(path):
             os.unlink(path)
     return Probe("system read-only", not leaked, _first_line(result.output))
+
+
+def _proc_read_only(run: Callable[..., CommandResult]) -> Probe:
+    script = (
+        "import os\n"
+        f"for path in {PROC_FILES!r}:\n"
+        "    if not os.path.exists(path):\n"
+        "        continue\n"
+        "    try:\n"
+        "        open(path, 'r+b').close(); print('writable', path)\n"
+        "    except OSError as exc:\n"
+        "        print('refused', path, exc.strerror)\n"
+    )
+    result = run(f"python3 -c {_quote(script)}")
+    ok = "refused" in result.output and "writable" not in result.output
+    return Probe("/proc/sys and /proc/sysrq-trigger read-only", ok, _first_line(result.output))
+
+
+def _seccomp(run: Callable[..., CommandResult]) -> Probe:
+    numbers = SYSCALLS.get(platform.machine(), {})
+    calls = {
+        name: (numbers[name], args) for name, args in SECCOMP_PROBES.items() if name in numbers
+    }
+    script = (
+        "import ctypes, errno\n"
+        "libc = ctypes.CDLL(None, use_errno=True)\n"
+        "mode = [l.split()[1] for l in open('/proc/self/status') if l.startswith('Seccomp:')]\n"
+        "print('seccomp mode', mode[0] if mode else '?')\n"
+        f"for name, (nr, args) in {calls!r}.items():\n"
+        "    r = libc.syscall(ctypes.c_long(nr), *[ctypes.c_long(a) for a in args])\n"
+        "    e = ctypes.get_errno()\n"
+        "    print(name, 'EPERM' if r == -1 and e == errno.EPERM else f'not denied ({r}, {e})')\n"
+    )
+    result = run(f"python3 -c {_quote(script)}")
+    lines = result.output.strip().splitlines()
+    ok = bool(calls) and "seccomp mode 2" in lines and all(f"{n} EPERM" in lines for n in calls)
+    return Probe("seccomp filter active", ok, "; ".join(lines))
 
 
 def _secrets(run: Callable[..., CommandResult], canary: str, secret_file: Path) -> Probe:
@@ -132,6 +185,26 @@ def _processes(run: Callable[..., CommandResult], limits: ResourceLimits) -> Pro
     forked = _forked(result.output)
     ok = forked is not None and forked < limits.pids
     return Probe(f"process limit ({limits.pids})", ok, f"forked {forked} before refusal")
+
+
+def _disk(run: Callable[..., CommandResult], ws: Path, limits: ResourceLimits) -> Probe:
+    chunk_mb = limits.disk_mb // 4 + 1
+    script = (
+        "import os, time\n"
+        "for i in range(5):\n"
+        "    fd = os.open(f'disk-probe-{i}', os.O_CREAT | os.O_WRONLY)\n"
+        f"    os.posix_fallocate(fd, 0, {chunk_mb} * 1024 * 1024); os.close(fd)\n"
+        f"time.sleep({DISK_PROBE_SLEEP_S})\n"
+    )
+    before = set(os.listdir(ws))
+    started = time.monotonic()
+    result = run(f"python3 -c {_quote(script)}", 2 * DISK_PROBE_SLEEP_S)
+    took = time.monotonic() - started
+    left = sorted(set(os.listdir(ws)) - before)
+    stopped = not result.timed_out and took < DISK_PROBE_SLEEP_S
+    ok = stopped and "disk limit" in result.output and not left
+    detail = f"stopped after {took:.1f}s, {len(left)} probe file(s) left"
+    return Probe(f"disk limit ({limits.disk_mb} MB per command)", ok, detail)
 
 
 def _time_limit(run: Callable[..., CommandResult]) -> Probe:

@@ -3,24 +3,35 @@
 Promises: the workspace is mounted read-write at /workspace and is the only host directory
 the container sees; the root filesystem is read-only, /tmp (also HOME) a private tmpfs; no
 network unless asked for (then Docker's bridge, never the host's); memory (no swap), CPU and
-process-count limits; every capability dropped and no-new-privileges; processes run as the
-host user (uid:gid), so files written keep the host user's ownership; the wall-time limit
-kills the container, and with it every process. The SDK is imported lazily: `devbot --help`
+process-count limits; every capability dropped and no-new-privileges, under Docker's default
+seccomp profile and its read-only /proc/sys; the wall-time limit kills the container, and
+with it every process. The sandbox is never root on the host: when devbot is root, processes
+run as `sandbox_uid` and the workspace is handed to that uid before each command (as for
+bwrap); otherwise they run as the invoking user (uid:gid), so files keep that ownership.
+
+Output is streamed: devbot attaches to the container before starting it and keeps only the
+head and tail (`OutputBuffer`); the log driver is `none`, so the engine keeps no copy
+either. RLIMIT_FSIZE caps one file at the disk quota and the disk watcher (`quota`) kills
+the container when the workspace grows past it. The SDK is imported lazily: `devbot --help`
 and runs on other backends never pay for it.
 """
 
 from __future__ import annotations
 
-import os
-from collections.abc import Sequence
+import contextlib
+import threading
+import time
+from collections.abc import Iterable, Sequence
 from pathlib import Path
 from typing import Any
 
-from devbot.clipping import clip
 from devbot.sandbox.base import CommandResult, ResourceLimits
 from devbot.sandbox.env import SANDBOX_PATH, sandbox_environment
 from devbot.sandbox.notes import with_limit_notes
-from devbot.sandbox.process import TIMEOUT_EXIT_CODE
+from devbot.sandbox.output import OutputBuffer
+from devbot.sandbox.ownership import DEFAULT_SANDBOX_UID, hand_over, host_identity, sandbox_identity
+from devbot.sandbox.process import DRAIN_TIMEOUT_S, TIMEOUT_EXIT_CODE
+from devbot.sandbox.quota import DiskWatch
 
 DEFAULT_IMAGE = "devbot-sandbox:bookworm"
 WORKDIR = "/workspace"
@@ -70,12 +81,14 @@ class DockerSandbox:
         limits: ResourceLimits | None = None,
         max_output_chars: int = 20_000,
         client: Any = None,
+        sandbox_uid: int = DEFAULT_SANDBOX_UID,
     ) -> None:
         self.image = image
         self.extra_env_names = tuple(extra_env_names)
         self.limits = limits or ResourceLimits()
         self.max_output_chars = max_output_chars
         self._client = client
+        self.identity = sandbox_identity(sandbox_uid)
 
     @property
     def client(self) -> Any:
@@ -87,16 +100,23 @@ class DockerSandbox:
         """Everything `containers.create` gets besides image and command."""
         limits = self.limits
         memory = f"{limits.memory_mb}m"
+        user = self.identity or host_identity()
+        fsize = limits.disk_bytes
         return {
             "working_dir": WORKDIR,
             "volumes": {str(workspace.resolve()): {"bind": WORKDIR, "mode": "rw"}},
             "environment": sandbox_environment(self.extra_env_names, HOME, path=SANDBOX_PATH),
-            "user": f"{os.getuid()}:{os.getgid()}",
+            "user": f"{user.uid}:{user.gid}",
             "network_mode": "bridge" if network else "none",
             "mem_limit": memory,
             "memswap_limit": memory,
             "nano_cpus": int(limits.cpus * 1e9),
             "pids_limit": limits.pids,
+            "ulimits": [
+                {"name": "fsize", "soft": fsize, "hard": fsize},
+                {"name": "core", "soft": 0, "hard": 0},
+            ],
+            "log_config": {"type": "none"},
             "read_only": True,
             "tmpfs": {"/tmp": f"rw,exec,nosuid,nodev,size={limits.tmp_mb}m,mode=1777"},
             "cap_drop": ["ALL"],
@@ -111,13 +131,13 @@ class DockerSandbox:
     def run(
         self, command: str, workspace: Path, timeout_s: float, *, network: bool = False
     ) -> CommandResult:
-        import time
-
         from docker.errors import ImageNotFound
         from requests.exceptions import ConnectionError as RequestsConnectionError
         from requests.exceptions import ReadTimeout
 
         started = time.monotonic()
+        workspace = workspace.resolve()
+        before = hand_over(workspace, self.identity)
         try:
             container = self.client.containers.create(
                 self.image,
@@ -130,27 +150,50 @@ class DockerSandbox:
                 " build it with `devbot sandbox build-image`\n"
             )
             return CommandResult(exit_code=125, output=message)
+        output = OutputBuffer(self.max_output_chars)
         timed_out = False
-        try:
-            container.start()
-            remaining = max(timeout_s - (time.monotonic() - started), 0.01)
+        with DiskWatch(workspace, before, self.limits.disk_bytes, lambda: _kill(container)) as disk:
             try:
-                status = container.wait(timeout=remaining)
-                exit_code = int(status.get("StatusCode", 1))
-            except (ReadTimeout, RequestsConnectionError):
-                timed_out = True
-                container.kill()
-                exit_code = TIMEOUT_EXIT_CODE
-            raw = container.logs(stdout=True, stderr=True)
-            container.reload()
-            oom = bool(container.attrs.get("State", {}).get("OOMKilled"))
-        finally:
-            container.remove(force=True)
-        output = clip(raw.decode("utf-8", errors="replace"), self.max_output_chars)
+                stream = container.attach(stdout=True, stderr=True, stream=True, logs=False)
+                reader = threading.Thread(target=_read_into, args=(stream, output), daemon=True)
+                reader.start()
+                container.start()
+                remaining = max(timeout_s - (time.monotonic() - started), 0.01)
+                try:
+                    status = container.wait(timeout=remaining)
+                    exit_code = int(status.get("StatusCode", 1))
+                except (ReadTimeout, RequestsConnectionError):
+                    timed_out = True
+                    _kill(container)
+                    exit_code = TIMEOUT_EXIT_CODE
+                reader.join(DRAIN_TIMEOUT_S)
+                stream.close()
+                reader.join(DRAIN_TIMEOUT_S)
+                container.reload()
+                oom = bool(container.attrs.get("State", {}).get("OOMKilled"))
+            finally:
+                container.remove(force=True)
         result = CommandResult(
             exit_code=exit_code,
-            output=output,
+            output=output.text(),
             timed_out=timed_out,
             duration_s=time.monotonic() - started,
         )
-        return with_limit_notes(result, self.limits, timeout_s, oom_kills=int(oom))
+        return with_limit_notes(
+            result, self.limits, timeout_s, oom_kills=int(oom), disk=disk.overrun
+        )
+
+
+def _read_into(stream: Iterable[bytes], output: OutputBuffer) -> None:
+    """Feed the attached container's output to `output` until it ends (or is closed)."""
+    with contextlib.suppress(OSError, ValueError):
+        for chunk in stream:
+            output.feed(chunk)
+
+
+def _kill(container: Any) -> None:
+    """Kill `container` if it still runs (the disk watcher and the timeout may both try)."""
+    from docker.errors import APIError
+
+    with contextlib.suppress(APIError):
+        container.kill()

@@ -7,16 +7,21 @@ choice (`sandbox = "local"`), never a silent fallback.
 
 from __future__ import annotations
 
-import subprocess
 import sys
+import tempfile
 from dataclasses import dataclass
+from pathlib import Path
 
 from devbot.config import ConfigError, Settings
 from devbot.sandbox.base import ResourceLimits, Sandbox
 from devbot.sandbox.bwrap import BwrapSandbox, bwrap_path
 from devbot.sandbox.docker import DockerSandbox, DockerUnavailable, docker_client, has_image
 from devbot.sandbox.local import LocalSandbox
+from devbot.sandbox.ownership import DEFAULT_SANDBOX_UID
+from devbot.sandbox.seccomp import UnsupportedArchitecture
 from devbot.templating import render
+
+PROBE_TIMEOUT_S = 30.0
 
 
 @dataclass(frozen=True)
@@ -32,6 +37,7 @@ def resource_limits(settings: Settings) -> ResourceLimits:
         memory_mb=settings.sandbox_memory_mb,
         cpus=settings.sandbox_cpus,
         pids=settings.sandbox_pids,
+        disk_mb=settings.sandbox_disk_mb,
     )
 
 
@@ -49,22 +55,21 @@ def docker_status(image: str) -> tuple[bool, str]:
     return True, f"a Docker engine answers and has the image {image!r}"
 
 
-def bwrap_status() -> tuple[bool, str]:
-    """Whether bwrap is installed here and can create its namespaces."""
+def bwrap_status(sandbox_uid: int = DEFAULT_SANDBOX_UID) -> tuple[bool, str]:
+    """Whether bwrap is installed here and can build its whole sandbox (one `true` in it)."""
     if not sys.platform.startswith("linux"):
         return False, "bubblewrap needs Linux"
     path = bwrap_path()
     if path is None:
         return False, "bubblewrap is not installed (Debian: apt-get install bubblewrap)"
-    probe = subprocess.run(
-        [path, "--unshare-all", "--ro-bind", "/", "/", "--", "true"],
-        capture_output=True,
-        text=True,
-        check=False,
-        timeout=30,
-    )
-    if probe.returncode != 0:
-        return False, f"bwrap cannot create namespaces here: {probe.stderr.strip()}"
+    try:
+        sandbox = BwrapSandbox(sandbox_uid=sandbox_uid)
+    except (FileNotFoundError, UnsupportedArchitecture) as exc:
+        return False, str(exc)
+    with tempfile.TemporaryDirectory(prefix="devbot-probe-") as tmp:
+        probe = sandbox.run("true", Path(tmp), PROBE_TIMEOUT_S)
+    if probe.exit_code != 0:
+        return False, f"bwrap cannot create its sandbox here: {probe.output.strip()}"
     return True, f"bubblewrap works ({path})"
 
 
@@ -84,7 +89,7 @@ def choose_backend(settings: Settings) -> Choice:
             raise ConfigError(f"sandbox = docker, but {why}")
         docker_why = why
     if wanted in ("auto", "bwrap"):
-        ok, why = bwrap_status()
+        ok, why = bwrap_status(settings.sandbox_uid)
         if ok:
             prefix = f"{docker_why}; " if wanted == "auto" else ""
             return Choice("bwrap", prefix + why)
@@ -97,10 +102,13 @@ def choose_backend(settings: Settings) -> Choice:
 def build_sandbox(settings: Settings, backend: str) -> Sandbox:
     """An instance of `backend` ("docker", "bwrap" or "local") configured by `settings`."""
     extra = settings.extra_env_names
+    limits = resource_limits(settings)
     if backend == "docker":
-        return DockerSandbox(settings.sandbox_image, extra, resource_limits(settings))
+        return DockerSandbox(
+            settings.sandbox_image, extra, limits, sandbox_uid=settings.sandbox_uid
+        )
     if backend == "bwrap":
-        return BwrapSandbox(extra, resource_limits(settings))
+        return BwrapSandbox(extra, limits, sandbox_uid=settings.sandbox_uid)
     if backend == "local":
         return LocalSandbox(extra)
     raise ConfigError(f"unknown sandbox backend {backend!r}")
