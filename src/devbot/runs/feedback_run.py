@@ -287,7 +287,7 @@ class FeedbackRun:
             git.worktree(self.worktree).run("reset", "--hard", "--quiet", "HEAD")
         else:
             self.worktree.parent.mkdir(parents=True, exist_ok=True)
-            git.run("worktree", "add", "--detach", str(self.worktree), head_ref)
+            git.add_detached_worktree(self.worktree, head_ref)
             start_sha = git.worktree(self.worktree).head_sha()
         base_sha = git.run("merge-base", base_ref, start_sha)
         plan_rel, report_rel = _find_report(self.worktree, self.settings.plan_dirs)

@@ -5,6 +5,9 @@ from __future__ import annotations
 import argparse
 import shlex
 import sys
+import tempfile
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -12,6 +15,27 @@ from devbot.config import load_settings
 from devbot.outward import outward
 from devbot.sandbox import build_sandbox, choose_backend
 from devbot.sandbox.select import resource_limits
+from devbot.vcs.git import Git, GitError
+
+
+@contextmanager
+def scratch_workspace(repo: Path) -> Iterator[Path]:
+    """Where `sandbox exec` runs: a throwaway worktree of the repository's HEAD (as a run's
+    worktree is), or an empty folder outside a repository; the user's files are never the
+    workspace, so nothing a command writes (or a hand-over to the sandbox uid) touches them."""
+    with tempfile.TemporaryDirectory(prefix="devbot-exec-") as folder:
+        workspace = Path(folder) / "workspace"
+        try:
+            git = Git.repository(repo)
+            git.add_detached_worktree(workspace, "HEAD")
+        except GitError:
+            workspace.mkdir()
+            yield workspace
+            return
+        try:
+            yield workspace
+        finally:
+            git.remove_worktree(workspace)
 
 
 def run_sandbox_command(args: argparse.Namespace, flags: dict[str, Any]) -> int:
@@ -39,7 +63,8 @@ def run_sandbox_command(args: argparse.Namespace, flags: dict[str, Any]) -> int:
             print("devbot: error: give a command: devbot sandbox exec -- CMD ...", file=sys.stderr)
             return 2
         command = argv[0] if len(argv) == 1 else shlex.join(argv)
-        result = sandbox.run(command, repo, settings.command_timeout_s)
+        with scratch_workspace(repo) as workspace:
+            result = sandbox.run(command, workspace, settings.command_timeout_s)
         sys.stdout.write(outward(result.output))
         sys.stdout.flush()
         return result.exit_code

@@ -211,6 +211,10 @@ class Git:
         """Create `branch` at `start_point` (no upstream tracking) checked out at `path`."""
         self.run("worktree", "add", "--no-track", "-b", branch, str(path), start_point)
 
+    def add_detached_worktree(self, path: Path, ref: str) -> None:
+        """Check out `ref` at `path` with a detached HEAD (no branch is created)."""
+        self.run("worktree", "add", "--detach", str(path), ref)
+
     def attach_worktree(self, path: Path, branch: str) -> None:
         """Check out an existing branch (local, or a remote-tracking one git can guess) at path."""
         self.run("worktree", "add", str(path), branch)
