@@ -17,6 +17,7 @@ from typing import Any
 
 from devbot.config import ConfigError, Settings
 from devbot.redact import redact_logging
+from devbot.triggers.webhook.limits import Limits
 
 SECRET_ENV = "DEVBOT_WEBHOOK_SECRET"
 log = logging.getLogger("devbot.webhook")
@@ -78,16 +79,20 @@ class WebhookServer:
         host: str = "127.0.0.1",
         port: int = 8000,
         dispatch: bool = True,
+        limits: Limits | None = None,
     ) -> None:
         from devbot.runs.webhook_flow import dispatch_pending, inbox_for
         from devbot.triggers.webhook.app import create_app
 
         self.repo, self.settings = repo, settings
+        self.limits = limits or Limits()
         self.inbox = inbox_for(settings, repo)
         self.dispatcher = Dispatcher(lambda: dispatch_pending(settings, repo, flags))
         self.dispatch = dispatch
         wake = self.dispatcher.wake if dispatch else (lambda: None)
-        self.app = create_app(secret=secret, settings=settings, inbox=self.inbox, on_accepted=wake)
+        self.app = create_app(
+            secret=secret, settings=settings, inbox=self.inbox, on_accepted=wake, limits=self.limits
+        )
         self.socket = socket.create_server((host, port), reuse_port=False)
         self.socket.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)  # inherited on accept
         self.host, self.port = self.socket.getsockname()[:2]

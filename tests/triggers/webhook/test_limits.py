@@ -1,0 +1,76 @@
+"""The pieces that bound the server before authentication, one by one: the byte budget, the
+streamed body read and the incremental signature."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator
+
+import pytest
+
+from devbot.triggers.webhook.body import Refused, check_declared, read_body
+from devbot.triggers.webhook.limits import ByteBudget
+from devbot.triggers.webhook.signature import Verifier, sign, well_formed
+
+SECRET = b"s3cret"
+
+
+def test_a_hold_grows_within_the_budget_and_returns_all_of_it() -> None:
+    budget = ByteBudget(100)
+    with budget.hold() as first, budget.hold() as second:
+        assert first.ensure(60) and first.ensure(40)  # 40 is already held
+        assert not second.ensure(41)
+        assert budget.used == 60 and second.held == 0
+        assert second.ensure(40)
+    assert budget.used == 0
+
+
+async def _chunks(*parts: bytes) -> AsyncIterator[bytes]:
+    for part in parts:
+        yield part
+
+
+def _read(*parts: bytes, max_bytes: int = 10, budget: int = 100) -> tuple[bytes, bool]:
+    verifier = Verifier(SECRET)
+    with ByteBudget(budget).hold() as hold:
+        chunks = asyncio.run(read_body(_chunks(*parts), verifier, max_bytes, hold))
+    body = b"".join(chunks)
+    return body, verifier.matches(sign(SECRET, body))
+
+
+def test_a_body_is_hashed_as_it_streams_and_refused_past_the_cap_or_budget() -> None:
+    assert _read(b"abc", b"defg", b"hij") == (b"abcdefghij", True)
+    with pytest.raises(Refused) as too_large:
+        _read(b"abcdef", b"ghijk")
+    assert too_large.value.status == 413
+    with pytest.raises(Refused) as busy:
+        _read(b"abcdef", b"ghij", budget=8)
+    assert busy.value.status == 503
+
+
+def test_a_declared_length_is_refused_before_the_body_is_read() -> None:
+    budget = ByteBudget(50)
+    with budget.hold() as hold:
+        check_declared("40", 100, hold)
+        assert budget.used == 40
+    for declared, status in (("101", 413), ("60", 503)):
+        with pytest.raises(Refused) as refused, budget.hold() as hold:
+            check_declared(declared, 100, hold)
+        assert refused.value.status == status
+    with budget.hold() as hold:
+        check_declared("chunked, not a number", 100, hold)
+        check_declared(None, 100, hold)
+    assert budget.used == 0
+
+
+def test_only_a_signature_of_githubs_shape_is_worth_reading_a_body_for() -> None:
+    good = sign(SECRET, b"{}")
+    assert well_formed(good)
+    for bad in (None, "", "sha256=", "sha1=" + "0" * 40, good.upper(), good + "0", "sha256=é"):
+        assert not well_formed(bad)
+        assert not Verifier(SECRET).matches(bad)
+    verifier = Verifier(SECRET)
+    verifier.update(b"{")
+    verifier.update(b"}")
+    assert verifier.matches(good)
+    assert not verifier.matches(sign(b"other", b"{}"))
