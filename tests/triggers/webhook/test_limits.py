@@ -1,14 +1,18 @@
 """The pieces that bound the server before authentication, one by one: the byte budget, the
-streamed body read and the incremental signature."""
+streamed body read, the incremental signature and the open-file limit."""
 
 from __future__ import annotations
 
 import asyncio
+import resource
+import subprocess
+import sys
 from collections.abc import AsyncIterator
 
 import pytest
 
 from devbot.triggers.webhook.body import Refused, check_declared, read_body
+from devbot.triggers.webhook.connections import FD_RESERVE, connection_cap
 from devbot.triggers.webhook.limits import ByteBudget
 from devbot.triggers.webhook.signature import Verifier, sign, well_formed
 
@@ -74,3 +78,25 @@ def test_only_a_signature_of_githubs_shape_is_worth_reading_a_body_for() -> None
     verifier.update(b"}")
     assert verifier.matches(good)
     assert not verifier.matches(sign(b"other", b"{}"))
+
+
+def test_the_connection_cap_leaves_descriptors_under_the_open_file_limit() -> None:
+    assert connection_cap(1000, 20_000) == 1000
+    assert connection_cap(1000, 1024) == 1024 - FD_RESERVE
+    assert connection_cap(1000, resource.RLIM_INFINITY) == 1000
+
+
+def test_the_soft_open_file_limit_is_raised_to_the_hard_limit() -> None:
+    _, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    low = min(hard, 256)
+    code = (
+        "import resource\n"
+        f"resource.setrlimit(resource.RLIMIT_NOFILE, ({low}, {hard}))\n"
+        "from devbot.triggers.webhook.connections import raise_fd_limit\n"
+        "print(raise_fd_limit(), resource.getrlimit(resource.RLIMIT_NOFILE)[0])\n"
+    )
+    out = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, check=True
+    ).stdout
+    expected = hard if hard != resource.RLIM_INFINITY else low
+    assert out.split() == [str(expected), str(expected)]

@@ -11,6 +11,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from types import TracebackType
 
+from devbot.config import Settings
+
 MIB = 1024 * 1024
 
 
@@ -20,7 +22,15 @@ class Limits:
 
     max_body_bytes: int = 25 * MIB  # GitHub caps payloads at 25 MB
     body_budget_bytes: int = 64 * MIB  # unauthenticated bodies held at once, server-wide
+    max_header_bytes: int = 16 * 1024  # request line and headers (h11's own default)
+    header_timeout_s: float = 10.0  # from the connection (or the last answer) to full headers
+    body_timeout_s: float = 30.0  # from the headers to the body's last byte
+    max_connections: int = 1000
     retry_after_s: int = 5
+
+    @classmethod
+    def from_settings(cls, settings: Settings) -> Limits:
+        return cls(max_connections=settings.webhook_max_connections)
 
 
 class ByteBudget:

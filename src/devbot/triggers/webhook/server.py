@@ -2,7 +2,8 @@
 
 The HTTP side only stores accepted deliveries; a dispatcher thread, woken by each accepted
 delivery (and every second, for deliveries stored before a crash), starts their durable
-workflows. DBOS runs those workflows and the feedback runs in this process.
+workflows. DBOS runs those workflows and the feedback runs in this process. Before a request
+is authenticated the server spends bounded memory and time on it (`limits.py`).
 """
 
 from __future__ import annotations
@@ -12,6 +13,7 @@ import os
 import socket
 import threading
 from collections.abc import Callable
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -83,9 +85,18 @@ class WebhookServer:
     ) -> None:
         from devbot.runs.webhook_flow import dispatch_pending, inbox_for
         from devbot.triggers.webhook.app import create_app
+        from devbot.triggers.webhook.connections import (
+            ConnectionGuard,
+            connection_cap,
+            raise_fd_limit,
+        )
 
         self.repo, self.settings = repo, settings
-        self.limits = limits or Limits()
+        limits = limits or Limits.from_settings(settings)
+        self.limits = replace(
+            limits, max_connections=connection_cap(limits.max_connections, raise_fd_limit())
+        )
+        self.guard = ConnectionGuard(self.limits)
         self.inbox = inbox_for(settings, repo)
         self.dispatcher = Dispatcher(lambda: dispatch_pending(settings, repo, flags))
         self.dispatch = dispatch
@@ -106,13 +117,16 @@ class WebhookServer:
     def _uvicorn(self) -> Any:
         import uvicorn
 
+        from devbot.triggers.webhook.connections import protocol_class
+
         config = uvicorn.Config(
             self.app,
             log_level="warning",
             access_log=False,
             lifespan="off",
             loop="asyncio",
-            http="h11",
+            http=protocol_class(self.guard),
+            h11_max_incomplete_event_size=self.limits.max_header_bytes,
             timeout_graceful_shutdown=5,
         )
         self._server = uvicorn.Server(config)
