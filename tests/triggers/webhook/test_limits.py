@@ -1,9 +1,10 @@
 """The pieces that bound the server before authentication, one by one: the byte budget, the
-streamed body read, the incremental signature and the open-file limit."""
+streamed body read, the incremental signature, the log rate limit and the open-file limit."""
 
 from __future__ import annotations
 
 import asyncio
+import logging
 import resource
 import subprocess
 import sys
@@ -14,6 +15,7 @@ import pytest
 from devbot.triggers.webhook.body import Refused, check_declared, read_body
 from devbot.triggers.webhook.connections import FD_RESERVE, connection_cap
 from devbot.triggers.webhook.limits import ByteBudget
+from devbot.triggers.webhook.log_limit import RateLimitFilter
 from devbot.triggers.webhook.signature import Verifier, sign, well_formed
 
 SECRET = b"s3cret"
@@ -78,6 +80,29 @@ def test_only_a_signature_of_githubs_shape_is_worth_reading_a_body_for() -> None
     verifier.update(b"}")
     assert verifier.matches(good)
     assert not verifier.matches(sign(b"other", b"{}"))
+
+
+def _record(line: int) -> logging.LogRecord:
+    warning = logging.WARNING
+    return logging.LogRecord("uvicorn.error", warning, "h11.py", line, "bad %s", ("x",), None)
+
+
+def test_repeated_log_messages_pass_at_a_bounded_rate() -> None:
+    now = [0.0]
+    limit = RateLimitFilter(burst=3, interval_s=60, clock=lambda: now[0])
+    records = [_record(10) for _ in range(1000)]
+    passed = [limit.filter(record) for record in records]
+    assert passed == [True] * 4 + [False] * 996
+    assert records[0].getMessage() == "bad x"
+    assert records[3].getMessage() == "bad x [similar messages suppressed for 60 s]"
+    assert limit.filter(_record(20))  # another kind has its own allowance
+    now[0] = 61.0
+    summary = _record(10)
+    assert limit.filter(summary)
+    assert summary.getMessage() == ("bad x [suppressed 996 similar messages before this one]")
+    now[0] = 200.0
+    quiet = _record(10)
+    assert limit.filter(quiet) and quiet.getMessage() == "bad x"
 
 
 def test_the_connection_cap_leaves_descriptors_under_the_open_file_limit() -> None:

@@ -118,6 +118,7 @@ class WebhookServer:
         import uvicorn
 
         from devbot.triggers.webhook.connections import protocol_class
+        from devbot.triggers.webhook.log_limit import RateLimitFilter, limit_logging
 
         config = uvicorn.Config(
             self.app,
@@ -129,6 +130,7 @@ class WebhookServer:
             h11_max_incomplete_event_size=self.limits.max_header_bytes,
             timeout_graceful_shutdown=5,
         )
+        limit_logging(RateLimitFilter())  # after Config, which reconfigures uvicorn's logging
         self._server = uvicorn.Server(config)
         return self._server
 
