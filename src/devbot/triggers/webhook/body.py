@@ -28,7 +28,7 @@ BUSY = 503
 def check_declared(declared: str | None, max_bytes: int, hold: Hold) -> None:
     """Refuse a declared Content-Length over the cap, or over what the budget has left,
     before any byte of the body is read."""
-    if declared is None or not declared.isdigit():
+    if declared is None or not (declared.isascii() and declared.isdigit()):
         return
     if int(declared) > max_bytes:
         raise Refused(TOO_LARGE, "too large")
