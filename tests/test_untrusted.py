@@ -6,7 +6,7 @@ import logging
 
 import pytest
 
-from devbot.outward import OutwardLogFilter
+from devbot.outward import gate_logging
 from devbot.redact import REDACTED, redact, register_secret
 from devbot.untrusted import clean_untrusted
 
@@ -37,8 +37,13 @@ def test_canary_token_is_redacted_from_text_and_logs(
     registered = "installation-token-0192837465"
     register_secret(registered)
     assert registered not in redact(f"got {registered}")
-    logger = logging.getLogger("devbot.test.redact")
-    logger.addFilter(OutwardLogFilter())
-    with caplog.at_level(logging.INFO, logger="devbot.test.redact"):
-        logger.info("pushing with %s", canary)
+    gate_logging()
+    with caplog.at_level(logging.INFO):
+        for name in ("devbot.test.redact", "uvicorn.error", "some.library"):
+            logging.getLogger(name).info("pushing with %s \x1b]0;title\x07", canary)
+        try:
+            raise RuntimeError(f"failed with {canary}")
+        except RuntimeError:
+            logging.getLogger("devbot.webhook").exception("boom")
     assert canary not in caplog.text and REDACTED in caplog.text
+    assert "\x1b" not in caplog.text and "failed with [REDACTED]" in caplog.text

@@ -70,6 +70,7 @@ class Settings:
     allow_workflow_changes: bool = False
     protected_paths: tuple[str, ...] = ()
     feedback_debounce_s: float = 3.0
+    webhook_max_connections: int = 1000
 
     def state_dir(self, repo: Path) -> Path:
         return repo / STATE_DIR
@@ -190,6 +191,7 @@ def _validate(settings: Settings) -> None:
         "max_plan_bytes",
         "worker_concurrency",
         "repo_concurrency",
+        "webhook_max_connections",
     ):
         if getattr(settings, key) < 1:
             raise ConfigError(f"{key} must be at least 1")

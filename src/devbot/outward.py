@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import logging
 import re
-from collections.abc import Iterable
 from typing import Any
 
 from devbot.redact import redact
@@ -49,25 +48,24 @@ def outward_data(value: Any) -> Any:
     return value
 
 
-class OutwardLogFilter(logging.Filter):
-    """A logging filter that redacts each record's final message and removes terminal
-    control sequences from it (log lines reach a terminal too)."""
+def gate_logging() -> None:
+    """Pass every log record of this process through the outward gate, whichever logger
+    makes it and whichever handler prints it (a library may replace its handlers, as
+    uvicorn does): the record factory renders message and traceback, then gates them."""
+    factory = logging.getLogRecordFactory()
+    if getattr(factory, "outward_gate", False):
+        return
 
-    def filter(self, record: logging.LogRecord) -> bool:
-        message = record.getMessage()
-        cleaned = outward(message)
-        if cleaned != message:
-            record.msg, record.args = cleaned, None
-        return True
+    def gated(*args: Any, **kwargs: Any) -> logging.LogRecord:
+        record = factory(*args, **kwargs)
+        try:
+            message = record.getMessage()
+        except (TypeError, ValueError):  # a malformed format string: keep it as it is
+            message = str(record.msg)
+        record.msg, record.args = outward(message), None
+        if record.exc_info and not record.exc_text:
+            record.exc_text = outward(logging.Formatter().formatException(record.exc_info))
+        return record
 
-
-def gate_logging(
-    names: Iterable[str] = ("", "dbos", "uvicorn", "uvicorn.access", "devbot"),
-) -> None:
-    """Install the filter on the handlers of these loggers (once each)."""
-    for name in names:
-        logger = logging.getLogger(name)
-        targets: list[logging.Filterer] = [logger, *logger.handlers]
-        for target in targets:
-            if not any(isinstance(f, OutwardLogFilter) for f in target.filters):
-                target.addFilter(OutwardLogFilter())
+    gated.outward_gate = True  # type: ignore[attr-defined]
+    logging.setLogRecordFactory(gated)

@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from devbot import __version__
-from devbot.outward import outward
+from devbot.outward import gate_logging, outward
 
 _SETTING_FLAGS = {
     "model": "provider/model, e.g. anthropic/claude-sonnet-4-5 or scripted/replies.yaml",
@@ -121,6 +121,7 @@ def _add_sandbox_parser(sub: Any) -> None:
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
+    gate_logging()
     from devbot.triggers import commands
 
     handler = getattr(commands, "cmd_" + args.command)

@@ -11,35 +11,7 @@ from devbot.config import ConfigError, load_settings
 from devbot.runs.webhook_flow import inbox_for
 from devbot.triggers.webhook.server import webhook_secret
 from tests.fixtures.repo import OriginRepo
-from tests.fixtures.webhook import RunningServer, StartServer
-
-IDENTITY = "devbot-user"
-"""devbot's own login on the forge, for these tests."""
-
-
-def review_comment(body: str = "Please rename this.", login: str = "alice") -> dict[str, Any]:
-    user = {"login": login, "id": 7, "type": "User"}
-    return {
-        "action": "created",
-        "comment": {
-            "id": 101,
-            "body": body,
-            "user": user,
-            "path": "utils.py",
-            "line": 4,
-            "diff_hunk": "@@ -1 +1 @@",
-            "created_at": "2026-11-24T10:00:00Z",
-            "updated_at": "2026-11-24T10:00:00Z",
-        },
-        "pull_request": {
-            "number": 1,
-            "body": "x",
-            "user": {"login": IDENTITY, "type": "User"},
-            "head": {"ref": "devbot/task"},
-        },
-        "repository": {"full_name": "octo/hello"},
-        "sender": user,
-    }
+from tests.fixtures.webhook import IDENTITY, RunningServer, StartServer, review_comment
 
 
 @pytest.fixture

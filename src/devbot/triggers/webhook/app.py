@@ -1,9 +1,10 @@
 """The webhook HTTP app: `POST /webhook` and `GET /healthz`.
 
-Each delivery is checked before anything else (signature of the raw body), then read
-defensively; an accepted one is stored (dedupe on `X-GitHub-Delivery`) and answered 202 at
-once. The work itself happens in a durable workflow started by the dispatcher, never here.
-This module is imported only by `devbot serve`, so FastAPI never slows other commands.
+Each delivery is checked before anything else (signature of the raw body, read as it
+streams in within the limits), then read defensively; an accepted one is stored (dedupe on
+`X-GitHub-Delivery`) and answered 202 at once. The work itself happens in a durable workflow
+started by the dispatcher, never here. This module is imported only by `devbot serve`, so
+FastAPI never slows other commands.
 """
 
 from __future__ import annotations
@@ -18,13 +19,15 @@ from typing import Any
 from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse
 from starlette.concurrency import run_in_threadpool
+from starlette.requests import ClientDisconnect
 
 from devbot.config import Settings
 from devbot.runs.inbox import Inbox
+from devbot.triggers.webhook.body import Refused, check_declared, read_body
 from devbot.triggers.webhook.events import Malformed, classify
-from devbot.triggers.webhook.signature import is_valid
+from devbot.triggers.webhook.limits import ByteBudget, Limits
+from devbot.triggers.webhook.signature import Verifier, well_formed
 
-MAX_BODY_BYTES = 25 * 1024 * 1024
 log = logging.getLogger("devbot.webhook")
 
 
@@ -75,15 +78,41 @@ def create_app(
     inbox: Inbox,
     on_accepted: Callable[[], None],
     identity: str,
+    limits: Limits | None = None,
 ) -> FastAPI:
     """`identity`: devbot's own login on the forge, which tells its PRs and comments apart."""
     if not secret:
         raise ValueError("a webhook secret is required")
+    limits = limits or Limits()
+    budget = ByteBudget(limits.body_budget_bytes)
     writer = BatchWriter(inbox)
     app = FastAPI(title="devbot webhooks", docs_url=None, redoc_url=None, openapi_url=None)
 
     def answer(code: int, status: str, **extra: Any) -> JSONResponse:
         return JSONResponse({"status": status, **extra}, status_code=code)
+
+    def refuse(code: int, status: str) -> JSONResponse:
+        """An answer sent before the body was read to its end: the connection is closed
+        rather than read on (and a busy server says when to come back)."""
+        headers = {"Connection": "close"}
+        if code == 503:
+            headers["Retry-After"] = str(limits.retry_after_s)
+        return JSONResponse({"status": status}, status_code=code, headers=headers)
+
+    async def authenticated_body(request: Request) -> bytes | JSONResponse:
+        signature = request.headers.get("x-hub-signature-256")
+        if not well_formed(signature):
+            return refuse(401, "bad signature")
+        verifier = Verifier(secret)
+        with budget.hold() as hold:
+            try:
+                check_declared(request.headers.get("content-length"), limits.max_body_bytes, hold)
+                parts = await read_body(request.stream(), verifier, limits.max_body_bytes, hold)
+            except Refused as refused:
+                return refuse(refused.status, refused.reason)
+            if not verifier.matches(signature):
+                return answer(401, "bad signature")
+        return b"".join(parts)
 
     @app.get("/healthz")
     async def healthz() -> JSONResponse:
@@ -91,12 +120,12 @@ def create_app(
 
     @app.post("/webhook")
     async def webhook(request: Request) -> JSONResponse:
-        declared = request.headers.get("content-length", "")
-        if declared.isdigit() and int(declared) > MAX_BODY_BYTES:
-            return answer(413, "too large")
-        body = await request.body()
-        if not is_valid(secret, body, request.headers.get("x-hub-signature-256")):
-            return answer(401, "bad signature")
+        try:
+            body = await authenticated_body(request)
+        except ClientDisconnect:
+            return answer(400, "disconnected")  # never sent: the client is gone
+        if isinstance(body, JSONResponse):
+            return body
         event = request.headers.get("x-github-event", "").strip()
         delivery_id = request.headers.get("x-github-delivery", "").strip()
         if not event or not delivery_id or len(delivery_id) > 100:

@@ -2,7 +2,8 @@
 
 The HTTP side only stores accepted deliveries; a dispatcher thread, woken by each accepted
 delivery (and every second, for deliveries stored before a crash), starts their durable
-workflows. DBOS runs those workflows and the feedback runs in this process.
+workflows. DBOS runs those workflows and the feedback runs in this process. Before a request
+is authenticated the server spends bounded memory and time on it (`limits.py`).
 """
 
 from __future__ import annotations
@@ -12,11 +13,12 @@ import os
 import socket
 import threading
 from collections.abc import Callable
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
 from devbot.config import ConfigError, Settings
-from devbot.outward import gate_logging
+from devbot.triggers.webhook.limits import Limits
 
 SECRET_ENV = "DEVBOT_WEBHOOK_SECRET"
 log = logging.getLogger("devbot.webhook")
@@ -79,12 +81,23 @@ class WebhookServer:
         port: int = 8000,
         dispatch: bool = True,
         identity: str,
+        limits: Limits | None = None,
     ) -> None:
         """`identity`: devbot's own login on the forge (`forge_identity`)."""
         from devbot.runs.webhook_flow import dispatch_pending, inbox_for
         from devbot.triggers.webhook.app import create_app
+        from devbot.triggers.webhook.connections import (
+            ConnectionGuard,
+            connection_cap,
+            raise_fd_limit,
+        )
 
         self.repo, self.settings = repo, settings
+        limits = limits or Limits.from_settings(settings)
+        self.limits = replace(
+            limits, max_connections=connection_cap(limits.max_connections, raise_fd_limit())
+        )
+        self.guard = ConnectionGuard(self.limits)
         self.inbox = inbox_for(settings, repo)
         self.dispatcher = Dispatcher(lambda: dispatch_pending(settings, repo, flags))
         self.dispatch = dispatch
@@ -95,6 +108,7 @@ class WebhookServer:
             inbox=self.inbox,
             on_accepted=wake,
             identity=identity,
+            limits=self.limits,
         )
         self.socket = socket.create_server((host, port), reuse_port=False)
         self.socket.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)  # inherited on accept
@@ -109,15 +123,20 @@ class WebhookServer:
     def _uvicorn(self) -> Any:
         import uvicorn
 
+        from devbot.triggers.webhook.connections import protocol_class
+        from devbot.triggers.webhook.log_limit import RateLimitFilter, limit_logging
+
         config = uvicorn.Config(
             self.app,
             log_level="warning",
             access_log=False,
             lifespan="off",
             loop="asyncio",
-            http="h11",
+            http=protocol_class(self.guard),
+            h11_max_incomplete_event_size=self.limits.max_header_bytes,
             timeout_graceful_shutdown=5,
         )
+        limit_logging(RateLimitFilter())  # after Config, which reconfigures uvicorn's logging
         self._server = uvicorn.Server(config)
         return self._server
 
@@ -184,7 +203,6 @@ def serve(
     repo: Path, settings: Settings, flags: dict[str, Any], host: str, port: int, say: Any
 ) -> int:
     secret = webhook_secret()
-    gate_logging()
     identity = forge_identity(settings, repo)
     start_engine(settings, repo)
     server = WebhookServer(repo, settings, flags, secret, host=host, port=port, identity=identity)

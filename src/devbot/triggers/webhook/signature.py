@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+import re
 
 PREFIX = "sha256="
+_SHAPE = re.compile(r"sha256=[0-9a-f]{64}")
 
 
 def sign(secret: bytes, body: bytes) -> str:
@@ -13,10 +15,26 @@ def sign(secret: bytes, body: bytes) -> str:
     return PREFIX + hmac.new(secret, body, hashlib.sha256).hexdigest()
 
 
-def is_valid(secret: bytes, body: bytes, header: str | None) -> bool:
-    """True when `header` is the signature of the raw `body`; compared in constant time."""
-    if not secret or not header or not header.startswith(PREFIX):
-        return False
-    return hmac.compare_digest(
-        sign(secret, body).encode("ascii"), header.encode("ascii", "replace")
-    )
+def well_formed(header: str | None) -> bool:
+    """True when `header` has the shape of GitHub's signature, so a request without one is
+    refused before its body is read."""
+    return header is not None and _SHAPE.fullmatch(header) is not None
+
+
+class Verifier:
+    """The HMAC of a body fed in chunks as it arrives, checked once the body is complete."""
+
+    def __init__(self, secret: bytes) -> None:
+        if not secret:
+            raise ValueError("a webhook secret is required")
+        self._mac = hmac.new(secret, digestmod=hashlib.sha256)
+
+    def update(self, chunk: bytes) -> None:
+        self._mac.update(chunk)
+
+    def matches(self, header: str | None) -> bool:
+        """True when `header` signs everything fed so far; compared in constant time."""
+        if header is None or not well_formed(header):
+            return False
+        expected = PREFIX + self._mac.hexdigest()
+        return hmac.compare_digest(expected.encode("ascii"), header.encode("ascii"))
