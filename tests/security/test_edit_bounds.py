@@ -1,0 +1,89 @@
+"""One action cannot hold the host: EDIT matching is linear in the file's size.
+
+The red-team pass kept the host CPU busy 91 s with one ambiguous EDIT on a 400,000-line file,
+past the run's 20 s wall limit. No test here holds work to a number of seconds: each compares
+the time on BIG lines with the time on SMALL lines (BIG / SMALL = 20) in the same test.
+Linear work gives a ratio near 20, quadratic work 400; the bound, RATIO, leaves room for a
+busy machine on the linear side.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from functools import partial
+from pathlib import Path
+
+from devbot.tools import ToolResult, Workspace
+
+SMALL, BIG = 20_000, 400_000
+RATIO = 80
+FLOOR_S = 0.02
+"""Below this a measurement is mostly noise; the small time is rounded up to it."""
+
+
+def _fastest(call: Callable[[], ToolResult], repeats: int) -> tuple[float, ToolResult]:
+    best, result = float("inf"), None
+    for _ in range(repeats):
+        started = time.perf_counter()
+        result = call()
+        best = min(best, time.perf_counter() - started)
+    assert result is not None
+    return best, result
+
+
+def _edit_times(
+    tmp_path: Path, text: Callable[[int], str], search: Callable[[int], str]
+) -> tuple[float, float, ToolResult]:
+    """Seconds for the same kind of failing EDIT on SMALL and on BIG lines, and the BIG result."""
+    times: list[float] = []
+    for lines, repeats in ((SMALL, 3), (BIG, 1)):
+        root = tmp_path / str(lines)
+        root.mkdir()
+        (root / "big.py").write_text(text(lines))
+        edit = partial(Workspace(root).edit_file, "big.py", [(search(lines), "replaced\n")])
+        elapsed, result = _fastest(edit, repeats)
+        assert not result.ok
+        times.append(elapsed)
+    return times[0], times[1], result
+
+
+def _code(lines: int) -> list[str]:
+    return [f"    value_{i} = compute({i}, 'x' * {i % 7})" for i in range(lines)]
+
+
+def test_an_ambiguous_edit_on_a_huge_file_is_linear(tmp_path: Path) -> None:
+    small_s, big_s, result = _edit_times(tmp_path, lambda n: "x = 1\n" * n, lambda n: "x = 1\n")
+    assert "found more than 100 times" in result.output
+    assert "1 | x = 1" in result.output
+    assert "5 | x = 1" in result.output
+    assert big_s < RATIO * max(small_s, FLOOR_S), (small_s, big_s)
+
+
+def test_an_ambiguous_shifted_edit_on_a_huge_file_is_linear_in_file_and_block(
+    tmp_path: Path,
+) -> None:
+    """A block of identical lines (50, then 1,000), shifted, fits every place in a file of
+    identical lines: the old tolerant pass compared the whole block at each place."""
+    small_s, big_s, result = _edit_times(
+        tmp_path, lambda n: "    x = 1\n" * n, lambda n: "x = 1\n" * (n // 400)
+    )
+    assert "found more than 100 times" in result.output
+    assert "1 |     x = 1" in result.output
+    assert big_s < RATIO * max(small_s, FLOOR_S), (small_s, big_s)
+
+
+def test_a_not_found_edit_on_a_huge_file_is_linear_in_file_and_block(tmp_path: Path) -> None:
+    """The block grows with the file (50 lines, then 1,000): the old tolerant pass and the
+    difflib ranking cost file x block; now the cost is file + block."""
+
+    def search(lines: int) -> str:
+        middle, size = lines // 2, lines // 400
+        return "".join(
+            line.replace("compute", "compite") + "\n" for line in _code(lines)[middle:][:size]
+        )
+
+    small_s, big_s, result = _edit_times(tmp_path, lambda n: "\n".join(_code(n)) + "\n", search)
+    assert "was not found" in result.output
+    assert f"{BIG // 2 + 1} |     value_{BIG // 2} = compute({BIG // 2}," in result.output
+    assert big_s < RATIO * max(small_s, FLOOR_S), (small_s, big_s)
