@@ -1,10 +1,13 @@
-"""One action cannot hold the host: EDIT matching is linear in the file's size.
+"""One action cannot hold the host: EDIT matching is linear in the file's size, a search
+with a catastrophic regex is killed on time, and a step that would overrun the run's wall
+time is ended so that the run ends with time_limit.
 
 The red-team pass kept the host CPU busy 91 s with one ambiguous EDIT on a 400,000-line file,
-past the run's 20 s wall limit. No test here holds work to a number of seconds: each compares
+past the run's 20 s wall limit. No EDIT test holds work to a number of seconds: each compares
 the time on BIG lines with the time on SMALL lines (BIG / SMALL = 20) in the same test.
 Linear work gives a ratio near 20, quadratic work 400; the bound, RATIO, leaves room for a
-busy machine on the linear side.
+busy machine on the linear side. The search tests allow 30 times the time they set, where
+the old code never returned.
 """
 
 from __future__ import annotations
@@ -15,6 +18,7 @@ from functools import partial
 from pathlib import Path
 
 from devbot.tools import ToolResult, Workspace
+from devbot.tools.deadline import Deadline
 
 SMALL, BIG = 20_000, 400_000
 RATIO = 80
@@ -87,3 +91,34 @@ def test_a_not_found_edit_on_a_huge_file_is_linear_in_file_and_block(tmp_path: P
     assert "was not found" in result.output
     assert f"{BIG // 2 + 1} |     value_{BIG // 2} = compute({BIG // 2}," in result.output
     assert big_s < RATIO * max(small_s, FLOOR_S), (small_s, big_s)
+
+
+CATASTROPHIC = r"^(a+)+$"
+"""Backtracks over every split of a run of a's: 2**40 tries on the line below."""
+
+
+def _huge_file_with_a_trap(root: Path) -> None:
+    normal = "".join(f"line {i}: nothing to see\n" for i in range(200_000))
+    (root / "big.txt").write_text("aaa\n" + normal + "a" * 40 + "!\n" + normal)
+
+
+def test_a_catastrophic_search_is_stopped_at_its_time_limit(tmp_path: Path) -> None:
+    _huge_file_with_a_trap(tmp_path)
+    workspace = Workspace(tmp_path, search_timeout_s=1.0)
+    started = time.monotonic()
+    result = workspace.search_files(CATASTROPHIC)
+    assert time.monotonic() - started < 30
+    assert not result.ok
+    assert result.output.startswith("big.txt:1: aaa\n")
+    assert "stopped after 1s, in file 1 of those to search" in result.output
+    assert "(a+)+" in result.output
+
+
+def test_a_catastrophic_search_ends_at_the_run_deadline(tmp_path: Path) -> None:
+    _huge_file_with_a_trap(tmp_path)
+    deadline = Deadline(time.monotonic() + 1.0)
+    started = time.monotonic()
+    result = Workspace(tmp_path).search_files(CATASTROPHIC, deadline=deadline)
+    assert time.monotonic() - started < 30
+    assert not result.ok
+    assert "run's time limit was reached" in result.output

@@ -10,6 +10,7 @@ generated symbolic links.
 from __future__ import annotations
 
 import os
+import subprocess
 import tempfile
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -24,6 +25,11 @@ from devbot.tools import PathOutsideWorkspace, ToolResult, Workspace, resolve_in
 GIT_NAMES = [".git", ".GIT", ".Git", ".gIT"]
 DEPTHS = ["", "sub/", "a/b/c/"]
 FSMONITOR = "[core]\n\tfsmonitor = touch /tmp/pwned\n"
+
+
+def _git(root: Path, *args: str) -> None:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("GIT_")}
+    subprocess.run(["git", *args], cwd=root, env=env, check=True, capture_output=True)
 
 
 def _is_git(part: str) -> bool:
@@ -83,6 +89,45 @@ def test_symlink_to_a_nested_git_is_refused(
     assert not result.ok
     assert "inside a .git directory" in result.output
     assert _snapshot(root) == before
+
+
+@pytest.mark.parametrize("in_git_repo", [False, True], ids=["walked", "git"])
+def test_listing_and_search_never_show_a_nested_git(
+    workspace: Workspace, in_git_repo: bool
+) -> None:
+    root = workspace.root
+    if in_git_repo:
+        _git(root, "init", "-q")
+    files = ["app.py", "sub/lib.py"] + [f"{d}{g}/config" for d in DEPTHS[1:] for g in GIT_NAMES]
+    for name in files:
+        (root / name).parent.mkdir(parents=True, exist_ok=True)
+        (root / name).write_text("needle\n")
+    (root / "cfg").symlink_to("sub/.GIT/config")
+    listed = workspace.list_files().output.splitlines()
+    assert listed == ["app.py", "sub/lib.py"]
+    assert workspace.list_files("sub").output.splitlines() == ["sub/lib.py"]
+    found = workspace.search_files("needle").output.splitlines()
+    assert found == ["app.py:1: needle", "sub/lib.py:1: needle"]
+
+
+@pytest.mark.parametrize(("repository", "listed"), [(".", "app.py"), ("sub", "sub/app.py")])
+def test_listing_runs_no_program_a_repository_config_names(
+    workspace: Workspace, tmp_path: Path, repository: str, listed: str
+) -> None:
+    """A command in the sandbox can make any directory a repository with core.fsmonitor set;
+    list_files and search_files run host git there, which must not start it."""
+    marker = tmp_path / "fsmonitor-ran"
+    hook = tmp_path / "hook.sh"
+    hook.write_text(f"#!/bin/sh\ntouch {marker}\n")
+    hook.chmod(0o755)
+    repo = workspace.root / repository
+    repo.mkdir(exist_ok=True)
+    (repo / "app.py").write_text("needle\n")
+    _git(repo, "init", "-q")
+    _git(repo, "config", "core.fsmonitor", str(hook))
+    assert workspace.list_files(repository).output == listed
+    assert workspace.search_files("needle", repository).ok
+    assert not marker.exists()
 
 
 def test_the_red_team_write_is_refused_and_leaves_nothing(workspace: Workspace) -> None:

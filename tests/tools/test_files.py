@@ -8,6 +8,7 @@ import subprocess
 from pathlib import Path
 
 from devbot.tools import Workspace
+from devbot.tools.deadline import Deadline
 
 
 def _git(root: Path, *args: str) -> None:
@@ -326,3 +327,20 @@ def test_search_skips_gitignored_and_outside_symlinks(workspace: Workspace, tmp_
     (root / "leak.txt").symlink_to(tmp_path / "outside.txt")
     result = workspace.search_files("needle")
     assert result.output == "kept.txt:1: needle"
+
+
+# deadlines
+
+
+def test_work_past_the_deadline_is_abandoned_and_changes_nothing(workspace: Workspace) -> None:
+    (workspace.root / "m.py").write_text("a = 1\na = 1\n")
+    passed = Deadline(0.0, lambda: 1.0)
+    results = [
+        workspace.edit_file("m.py", [("b = 1", "c = 1")], passed),
+        workspace.list_files(".", passed),
+        workspace.search_files("a", ".", None, passed),
+    ]
+    for result in results:
+        assert not result.ok
+        assert "time limit was reached" in result.output
+    assert (workspace.root / "m.py").read_text() == "a = 1\na = 1\n"
