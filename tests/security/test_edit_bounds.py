@@ -7,7 +7,8 @@ past the run's 20 s wall limit. No EDIT test holds work to a number of seconds: 
 the time on BIG lines with the time on SMALL lines (BIG / SMALL = 20) in the same test.
 Linear work gives a ratio near 20, quadratic work 400; the bound, RATIO, leaves room for a
 busy machine on the linear side. The search tests allow 30 times the time they set, where
-the old code never returned.
+the old code never returned; the loop tests use a clock that moves at each reading, or check
+that a command ended before its natural end.
 """
 
 from __future__ import annotations
@@ -16,9 +17,14 @@ import time
 from collections.abc import Callable
 from functools import partial
 from pathlib import Path
+from typing import Any
 
+from devbot.agent import Agent, ExitStatus, Limits, Task, get_protocol
+from devbot.llm.scripted import ScriptedModel
+from devbot.sandbox.local import LocalSandbox
 from devbot.tools import ToolResult, Workspace
 from devbot.tools.deadline import Deadline
+from tests.agent.replies import entry
 
 SMALL, BIG = 20_000, 400_000
 RATIO = 80
@@ -122,3 +128,63 @@ def test_a_catastrophic_search_ends_at_the_run_deadline(tmp_path: Path) -> None:
     assert time.monotonic() - started < 30
     assert not result.ok
     assert "run's time limit was reached" in result.output
+
+
+TASK = Task("Tidy", "Tidy big.py.")
+
+
+def _observations(trajectory: list[dict[str, Any]]) -> list[str]:
+    return [event["content"] for event in trajectory if event["kind"] == "action"]
+
+
+def test_a_command_that_would_overrun_ends_the_run_with_time_limit(tmp_path: Path) -> None:
+    script = [
+        entry("text", ("run", "sleep 10"), ("write", "late.txt", "x\n")),
+        entry("text", ("finish", "Ran out of time while sleeping.")),
+    ]
+    limits = Limits(max_steps=10, max_usd=0, max_wall_s=1.0)
+    agent = Agent(
+        ScriptedModel.from_replies(script),
+        get_protocol("text"),
+        Workspace(tmp_path),
+        LocalSandbox(),
+        limits,
+        command_timeout_s=300.0,
+    )
+    started = time.monotonic()
+    result = agent.run(TASK)
+    assert time.monotonic() - started < 10
+    assert result.exit_status is ExitStatus.TIME_LIMIT
+    assert result.summary == "Ran out of time while sleeping."
+    stopped, not_run = _observations(result.trajectory)
+    assert "killed: the run's time limit was reached" in stopped
+    assert not_run.startswith("Not run")
+    assert not (tmp_path / "late.txt").exists()
+
+
+def test_an_edit_that_would_overrun_ends_the_run_with_time_limit(tmp_path: Path) -> None:
+    """Each clock reading moves the clock by a second, so the edit's checks between lines
+    find the deadline passed part way through the 200,000 lines."""
+    code = _code(200_000)
+    (tmp_path / "big.py").write_text("\n".join(code) + "\n")
+    typo = "".join(line.replace("compute", "compite") + "\n" for line in code[150_000:150_040])
+    script = [
+        entry("text", ("edit", "big.py", [(typo, "replaced\n")]), ("write", "late.txt", "x\n")),
+        entry("text", ("finish", "Ran out of time in big.py.")),
+    ]
+    ticks = iter(range(10**9))
+    agent = Agent(
+        ScriptedModel.from_replies(script),
+        get_protocol("text"),
+        Workspace(tmp_path),
+        LocalSandbox(),
+        Limits(max_steps=10, max_usd=0, max_wall_s=100.0),
+        clock=lambda: float(next(ticks)),
+    )
+    result = agent.run(TASK)
+    assert result.exit_status is ExitStatus.TIME_LIMIT
+    assert result.summary == "Ran out of time in big.py."
+    stopped, not_run = _observations(result.trajectory)
+    assert "time limit was reached while this action was still working" in stopped
+    assert not_run.startswith("Not run")
+    assert not (tmp_path / "late.txt").exists()
