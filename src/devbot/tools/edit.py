@@ -130,6 +130,8 @@ def _tolerant(text: str, search: str, replace: str, deadline: Deadline) -> str |
     lead, trail = _blank_ends(block)
     core = block[lead : len(block) - trail]
     firsts = _candidate_firsts(lines, core, deadline) if core[0].lstrip(" \t") in text else []
+    if len(firsts) > MAX_COUNTED:
+        return _Miss(_found(len(firsts)), _numbered_starts(lines, firsts))
     for cut_lead, cut_trail in dict.fromkeys([(0, 0), (lead, 0), (0, trail), (lead, trail)]):
         sub = block[cut_lead : len(block) - cut_trail]
         matches = [
@@ -138,10 +140,9 @@ def _tolerant(text: str, search: str, replace: str, deadline: Deadline) -> str |
             if 0 <= (i := first - (lead - cut_lead)) <= len(lines) - len(sub)
             and (shift := _shift(lines[i : i + len(sub)], sub)) is not None
         ]
-        if len(matches) > 1 or len(firsts) > MAX_COUNTED:
-            count = len(firsts) if len(firsts) > MAX_COUNTED else len(matches)
-            found = [i for i, _ in matches] or firsts
-            return _Miss(_found(count), _numbered_starts(lines, found))
+        if len(matches) > 1:
+            found = [i for i, _ in matches]
+            return _Miss(_found(len(matches)), _numbered_starts(lines, found))
         if matches:
             i, shift = matches[0]
             new = _trim_blank(_block_lines(replace), cut_lead, cut_trail)
