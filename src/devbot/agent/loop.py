@@ -70,6 +70,10 @@ class Agent:
 
     `review_finish`, when given, is asked before a finish is accepted (the verifier runs the
     tests there); a text it returns is the finish's failed result and the loop goes on.
+
+    `clock` is read before each turn and, during an action, by the tools that stop at the
+    run's deadline. Those reads happen inside the recorded action, so a recorder must run a
+    `clock` it records as a plain call there (DBOS runs a step inside a step unrecorded).
     """
 
     def __init__(
