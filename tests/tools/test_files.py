@@ -336,7 +336,7 @@ def test_work_past_the_deadline_is_abandoned_and_changes_nothing(workspace: Work
     (workspace.root / "m.py").write_text("a = 1\na = 1\n")
     passed = Deadline(0.0, lambda: 1.0)
     results = [
-        workspace.edit_file("m.py", [("b = 1", "c = 1")], passed),
+        workspace.edit_file("m.py", [("a = 1\na = 1\n", "changed\n")], passed),
         workspace.list_files(".", passed),
         workspace.search_files("a", ".", None, passed),
     ]

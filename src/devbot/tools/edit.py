@@ -160,11 +160,12 @@ def _candidate_firsts(lines: list[str], core: list[str], deadline: Deadline) -> 
     same). Those facts are encoded as a byte string per side and found with bytes.find; each
     place found is then checked line by line with _shift. At most MAX_COUNTED + 1 are returned.
     """
-    pattern = _Encoding(_line_keys(core, deadline))
+    core_keys = _line_keys(core, deadline)
+    pattern = _Encoding(core_keys)
     keys = _line_keys(lines, deadline)
     nonblank = [number for number, key in enumerate(keys) if key is not None]
     haystack = pattern.encode(keys, deadline)
-    needle = pattern.encode(pattern.keys)[pattern.width :]
+    needle = pattern.encode(core_keys)[pattern.width :]
     firsts: list[int] = []
     at = haystack.find(needle)
     while at != -1 and len(firsts) <= MAX_COUNTED:
@@ -210,7 +211,6 @@ class _Encoding:
     width = 4
 
     def __init__(self, keys: list[_LineKey]) -> None:
-        self.keys = keys
         self.codes: dict[tuple[str, ...] | tuple[int, str, str], bytes] = {}
         for key in keys:
             if key is not None:
