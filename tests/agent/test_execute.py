@@ -18,6 +18,7 @@ from devbot.agent.actions import (
 from devbot.agent.execute import action_record, execute
 from devbot.sandbox.local import LocalSandbox
 from devbot.tools import Workspace
+from devbot.tools.deadline import Deadline
 
 
 def test_file_actions_reach_the_workspace(workspace: Workspace) -> None:
@@ -55,6 +56,25 @@ def test_command_timeout_is_said(workspace: Workspace) -> None:
     assert not observation.ok
     assert observation.output.startswith("timed out after 0.5s and was killed")
     assert "start" in observation.output
+
+
+def test_command_is_cut_at_the_deadline_and_says_so(workspace: Workspace) -> None:
+    half_a_second_left = Deadline(10.5, lambda: 10.0)
+    action = RunCommand("echo start; sleep 5")
+    observation = execute(action, workspace, LocalSandbox(), 300, half_a_second_left)
+    assert not observation.ok
+    assert observation.output.startswith(
+        "stopped after 0.5s and killed: the run's time limit was reached"
+    )
+    assert "start" in observation.output
+
+
+def test_no_action_starts_past_the_deadline(workspace: Workspace) -> None:
+    passed = Deadline(0.0, lambda: 1.0)
+    observation = execute(WriteFile("a.txt", "x\n"), workspace, LocalSandbox(), 10, passed)
+    assert not observation.ok
+    assert observation.output.startswith("Not run: the run's time limit was reached")
+    assert not (workspace.root / "a.txt").exists()
 
 
 def test_finish_is_not_executed(workspace: Workspace) -> None:

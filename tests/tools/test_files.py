@@ -8,6 +8,8 @@ import subprocess
 from pathlib import Path
 
 from devbot.tools import Workspace
+from devbot.tools.deadline import Deadline
+from devbot.vcs.git import Git
 
 
 def _git(root: Path, *args: str) -> None:
@@ -262,6 +264,7 @@ def test_list_in_git_repo_respects_gitignore(workspace: Workspace) -> None:
     _git(root, "commit", "-qm", "init")
     (root / "tracked_then_deleted.txt").unlink()
     (root / "untracked.py").write_text("y")
+    workspace = Workspace(root, listing=Git.repository(root).listed_files)
     result = workspace.list_files()
     assert result.output.splitlines() == [".gitignore", "src/app.py", "untracked.py"]
     assert workspace.list_files("src").output == "src/app.py"
@@ -324,5 +327,23 @@ def test_search_skips_gitignored_and_outside_symlinks(workspace: Workspace, tmp_
     (root / "kept.txt").write_text("needle\n")
     (tmp_path / "outside.txt").write_text("needle\n")
     (root / "leak.txt").symlink_to(tmp_path / "outside.txt")
+    workspace = Workspace(root, listing=Git.repository(root).listed_files)
     result = workspace.search_files("needle")
     assert result.output == "kept.txt:1: needle"
+
+
+# deadlines
+
+
+def test_work_past_the_deadline_is_abandoned_and_changes_nothing(workspace: Workspace) -> None:
+    (workspace.root / "m.py").write_text("a = 1\na = 1\n")
+    passed = Deadline(0.0, lambda: 1.0)
+    results = [
+        workspace.edit_file("m.py", [("a = 1\na = 1\n", "changed\n")], passed),
+        workspace.list_files(".", passed),
+        workspace.search_files("a", ".", None, passed),
+    ]
+    for result in results:
+        assert not result.ok
+        assert "time limit was reached" in result.output
+    assert (workspace.root / "m.py").read_text() == "a = 1\na = 1\n"

@@ -19,13 +19,23 @@ from devbot.agent.actions import (
 )
 from devbot.sandbox.base import Sandbox
 from devbot.templating import render
+from devbot.tools.deadline import NO_DEADLINE, Deadline
 from devbot.tools.files import ToolResult, Workspace
 
 
 def execute(
-    action: Action, workspace: Workspace, sandbox: Sandbox, command_timeout_s: float
+    action: Action,
+    workspace: Workspace,
+    sandbox: Sandbox,
+    command_timeout_s: float,
+    deadline: Deadline = NO_DEADLINE,
 ) -> Observation:
-    """The observation of `action`; model mistakes come back as ok=False, never raised."""
+    """The observation of `action`; model mistakes come back as ok=False, never raised.
+
+    Work still going at `deadline` is stopped and said so; past it, no action starts.
+    """
+    if deadline.passed():
+        return Observation(ok=False, output=render("devbot.agent", "not_started.txt").strip())
     match action:
         case ReadFile():
             return _seen(workspace.read_file(action.path, action.start_line, action.end_line))
@@ -33,28 +43,33 @@ def execute(
             return _seen(workspace.write_file(action.path, action.content))
         case EditFile():
             edits = [(edit.search, edit.replace) for edit in action.edits]
-            return _seen(workspace.edit_file(action.path, edits))
+            return _seen(workspace.edit_file(action.path, edits, deadline))
         case DeleteFile():
             return _seen(workspace.delete_file(action.path))
         case ListFiles():
-            return _seen(workspace.list_files(action.path))
+            return _seen(workspace.list_files(action.path, deadline))
         case SearchFiles():
-            return _seen(workspace.search_files(action.pattern, action.path, action.glob))
+            return _seen(workspace.search_files(action.pattern, action.path, action.glob, deadline))
         case RunCommand():
-            return run_command(action.command, workspace, sandbox, command_timeout_s)
+            return run_command(action.command, workspace, sandbox, command_timeout_s, deadline)
         case Finish():
             raise ValueError("Finish ends the run; the loop handles it")
 
 
 def run_command(
-    command: str, workspace: Workspace, sandbox: Sandbox, timeout_s: float
+    command: str,
+    workspace: Workspace,
+    sandbox: Sandbox,
+    timeout_s: float,
+    deadline: Deadline = NO_DEADLINE,
 ) -> Observation:
-    """Run `command` in the sandbox; the output says the exit code or the timeout."""
-    result = sandbox.run(command, workspace.root, timeout_s)
+    """Run `command` in the sandbox for at most `timeout_s` and not past `deadline`; the
+    output says the exit code or which of the two stopped it."""
+    allowed_s = min(timeout_s, deadline.remaining())
+    result = sandbox.run(command, workspace.root, allowed_s)
     if result.timed_out:
-        text = render(
-            "devbot.agent", "command_timeout.txt", timeout_s=f"{timeout_s:g}", output=result.output
-        )
+        template = "command_timeout.txt" if allowed_s == timeout_s else "command_out_of_time.txt"
+        text = render("devbot.agent", template, timeout_s=f"{allowed_s:g}", output=result.output)
     else:
         text = render(
             "devbot.agent", "command_done.txt", exit_code=result.exit_code, output=result.output

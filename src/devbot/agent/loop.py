@@ -19,6 +19,7 @@ from devbot.agent.protocols.base import ActionProtocol, FormatError, ParsedActio
 from devbot.llm.base import Message, Model, ModelError, ModelReply
 from devbot.sandbox.base import Sandbox
 from devbot.templating import render
+from devbot.tools.deadline import NO_DEADLINE, Deadline
 from devbot.tools.files import Workspace
 
 StepRecorder = Callable[[str, Callable[[], Any]], Any]
@@ -69,6 +70,10 @@ class Agent:
 
     `review_finish`, when given, is asked before a finish is accepted (the verifier runs the
     tests there); a text it returns is the finish's failed result and the loop goes on.
+
+    `clock` is read before each turn and, during an action, by the tools that stop at the
+    run's deadline. Those reads happen inside the recorded action, so a recorder must run a
+    `clock` it records as a plain call there (DBOS runs a step inside a step unrecorded).
     """
 
     def __init__(
@@ -202,11 +207,15 @@ class Agent:
         return reply
 
     def _act(self, run: _Run, item: ParsedAction) -> Observation:
-        """One recorded action execution."""
+        """One recorded action execution, ended when the run's wall time is up."""
         action = item.action
+        wall_s = self.limits.max_wall_s
+        deadline = Deadline(run.started_at + wall_s, self.clock) if wall_s > 0 else NO_DEADLINE
         outcome = self.record(
             "action",
-            lambda: asdict(execute(action, self.workspace, self.sandbox, self.command_timeout_s)),
+            lambda: asdict(
+                execute(action, self.workspace, self.sandbox, self.command_timeout_s, deadline)
+            ),
         )
         observation = Observation(ok=outcome["ok"], output=outcome["output"])
         self._event(

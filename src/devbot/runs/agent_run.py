@@ -21,11 +21,17 @@ from devbot.runs.store import RunStore
 from devbot.runs.verify import StepRecorder, Verification
 from devbot.sandbox import build_sandbox, choose_backend
 from devbot.tools.files import Workspace
+from devbot.vcs.git import Git
 
 
-def file_listing(worktree: Path, shown_max: int = 40) -> str:
+def workspace_for(tree: Git) -> Workspace:
+    """The agent's file tools over the worktree `tree` works on, listing what git shows."""
+    return Workspace(tree.toplevel(), listing=tree.listed_files)
+
+
+def file_listing(tree: Git, shown_max: int = 40) -> str:
     """The task context of a run: the first files of the repository."""
-    listing = Workspace(worktree).list_files(".").output.splitlines()
+    listing = workspace_for(tree).list_files(".").output.splitlines()
     shown = [line for line in listing if line.strip()][:shown_max]
     more = len(listing) - len(shown)
     suffix = f"\n(+{more} more)" if more > 0 else ""
@@ -60,7 +66,7 @@ def make_verification(
 
 def run_agent(
     settings: Settings,
-    worktree: Path,
+    tree: Git,
     task: Task,
     verification: Verification,
     *,
@@ -71,7 +77,7 @@ def run_agent(
     record: StepRecorder,
     should_stop: Callable[[], bool] | None = None,
 ) -> AgentResult:
-    """Run the agent on `task` in `worktree`; usage and the trajectory (secrets redacted)
+    """Run the agent on `task` in the worktree `tree`; usage and the trajectory (gated)
     go to the run record.
 
     The clock the limits read is a recorded step too: a run resumed long after its start
@@ -85,7 +91,7 @@ def run_agent(
     agent = Agent(
         make_model(settings),
         get_protocol(settings.protocol),
-        Workspace(worktree),
+        workspace_for(tree),
         verification.sandbox,
         Limits(
             max_steps=settings.max_steps,

@@ -173,7 +173,7 @@ class FeedbackRun:
         )
         result = run_agent(
             self.settings,
-            self.worktree,
+            self.git.worktree(self.worktree),
             Task(
                 title=f"Address review feedback on pull request #{self.number}",
                 body=prepared["task_body"],
@@ -306,7 +306,7 @@ class FeedbackRun:
         # the task is read from the worktree here, in the step, so that a run resumed after
         # `remove_worktree` replays it from the record instead of reading files now gone
         prepared["task_body"] = self._task_body(pr, prepared)
-        prepared["context"] = file_listing(self.worktree)
+        prepared["context"] = file_listing(git.worktree(self.worktree))
         return prepared
 
     def _do_commit_work(self, result: AgentResult) -> Commit:

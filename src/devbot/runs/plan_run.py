@@ -187,7 +187,7 @@ class PlanRun:
         task = Task(title=self.plan.title, body=self.plan.body, context=context)
         return run_agent(
             self.settings,
-            self.worktree,
+            self.git.worktree(self.worktree),
             task,
             verification,
             store=self.store,
@@ -245,7 +245,9 @@ class PlanRun:
             "base_sha": checkout.base_sha,
             "report_path": report_rel,
             "date": today.isoformat(),
-            "context": file_listing(self.worktree),  # kept: the worktree is gone after the push
+            "context": file_listing(
+                self.git.worktree(self.worktree)
+            ),  # kept: the worktree is gone after the push
         }
 
     def _commit_message(self, result: AgentResult) -> str:

@@ -9,6 +9,10 @@ still requiring a unique match:
     at the same end of the replacement).
 
 Tabs stay tabs. A file with CRLF line endings is matched with LF blocks and keeps CRLF.
+
+Every pass costs time linear in the size of the file, plus the size of the block for each
+place found (at most MAX_COUNTED + 1 places are looked at), so an edit on a huge file cannot
+hold a step: the deadline is checked between lines.
 """
 
 from __future__ import annotations
@@ -18,11 +22,13 @@ import re
 from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from difflib import SequenceMatcher
+
+from devbot.tools.deadline import NO_DEADLINE, Deadline
 
 NOT_FOUND = "not found"
 EMPTY_SEARCH = "empty search block"
 MAX_SHOWN = 5
+MAX_COUNTED = 100
 SHORTLIST = 10
 _TOKEN = re.compile(r"\w+|[^\w\s]")
 
@@ -54,8 +60,13 @@ class _Miss:
 Shift = tuple[str, str]
 
 
-def apply_edits(text: str, edits: Sequence[tuple[str, str]]) -> EditOutcome:
-    """Apply each (search, replace) block in order to `text`; failing blocks are skipped."""
+def apply_edits(
+    text: str, edits: Sequence[tuple[str, str]], deadline: Deadline = NO_DEADLINE
+) -> EditOutcome:
+    """Apply each (search, replace) block in order to `text`; failing blocks are skipped.
+
+    Raises OutOfTime when `deadline` passes first.
+    """
     crlf = "\r\n" in text and text.count("\r\n") == text.count("\n")
     mixed = "\r\n" in text and not crlf
     work = text.replace("\r\n", "\n") if crlf else text
@@ -64,7 +75,7 @@ def apply_edits(text: str, edits: Sequence[tuple[str, str]]) -> EditOutcome:
     for index, (search, replace) in enumerate(edits):
         if not mixed:
             search, replace = search.replace("\r\n", "\n"), replace.replace("\r\n", "\n")
-        result = _apply_one(work, search, replace)
+        result = _apply_one(work, search, replace, deadline)
         if isinstance(result, _Miss):
             failures.append(EditFailure(index, result.reason, result.nearest))
         else:
@@ -74,39 +85,150 @@ def apply_edits(text: str, edits: Sequence[tuple[str, str]]) -> EditOutcome:
     return EditOutcome(new_text, applied, failures)
 
 
-def _apply_one(text: str, search: str, replace: str) -> str | _Miss:
+def _apply_one(text: str, search: str, replace: str, deadline: Deadline) -> str | _Miss:
     if search.strip() == "":
         return _Miss(EMPTY_SEARCH, "")
-    starts = _find_all(text, search)
+    starts = _find_starts(text, search, deadline)
     if len(starts) == 1:
         start = starts[0]
         return text[:start] + replace + text[start + len(search) :]
-    lines, trailing = _split(text)
     if starts:
-        found = [text.count("\n", 0, start) for start in starts]
-        return _Miss(f"found {len(starts)} times", _numbered_starts(lines, found))
-    return _tolerant(lines, trailing, search, replace)
+        numbers = _line_numbers(text, starts)
+        return _Miss(_found(len(starts)), _numbered_starts(_split(text)[0], numbers))
+    return _tolerant(text, search, replace, deadline)
 
 
-def _tolerant(lines: list[str], trailing: bool, search: str, replace: str) -> str | _Miss:
+def _find_starts(text: str, search: str, deadline: Deadline) -> list[int]:
+    """Offsets of the first MAX_COUNTED + 1 occurrences of `search`, overlapping ones too."""
+    starts: list[int] = []
+    start = text.find(search)
+    while start != -1 and len(starts) <= MAX_COUNTED:
+        deadline.check()
+        starts.append(start)
+        start = text.find(search, start + 1)
+    return starts
+
+
+def _found(count: int) -> str:
+    return f"found more than {MAX_COUNTED} times" if count > MAX_COUNTED else f"found {count} times"
+
+
+def _line_numbers(text: str, starts: list[int]) -> list[int]:
+    """0-based line numbers of the first MAX_SHOWN offsets, counting newlines once."""
+    numbers: list[int] = []
+    line, previous = 0, 0
+    for start in starts[:MAX_SHOWN]:
+        line += text.count("\n", previous, start)
+        numbers.append(line)
+        previous = start
+    return numbers
+
+
+def _tolerant(text: str, search: str, replace: str, deadline: Deadline) -> str | _Miss:
+    lines, trailing = _split(text)
     block = _block_lines(search)
     lead, trail = _blank_ends(block)
+    core = block[lead : len(block) - trail]
+    firsts = _candidate_firsts(lines, core, deadline) if core[0].lstrip(" \t") in text else []
+    if len(firsts) > MAX_COUNTED:
+        return _Miss(_found(len(firsts)), _numbered_starts(lines, firsts))
     for cut_lead, cut_trail in dict.fromkeys([(0, 0), (lead, 0), (0, trail), (lead, trail)]):
         sub = block[cut_lead : len(block) - cut_trail]
         matches = [
             (i, shift)
-            for i in range(len(lines) - len(sub) + 1)
-            if (shift := _shift(lines[i : i + len(sub)], sub)) is not None
+            for first in firsts
+            if 0 <= (i := first - (lead - cut_lead)) <= len(lines) - len(sub)
+            and (shift := _shift(lines[i : i + len(sub)], sub)) is not None
         ]
         if len(matches) > 1:
             found = [i for i, _ in matches]
-            return _Miss(f"found {len(matches)} times", _numbered_starts(lines, found))
+            return _Miss(_found(len(matches)), _numbered_starts(lines, found))
         if matches:
             i, shift = matches[0]
             new = _trim_blank(_block_lines(replace), cut_lead, cut_trail)
             lines = lines[:i] + [_reindent(line, shift) for line in new] + lines[i + len(sub) :]
             return "\n".join(lines) + ("\n" if trailing else "")
-    return _Miss(NOT_FOUND, _nearest(lines, block[lead : len(block) - trail]))
+    return _Miss(NOT_FOUND, _nearest(lines, core, deadline))
+
+
+def _candidate_firsts(lines: list[str], core: list[str], deadline: Deadline) -> list[int]:
+    """File lines where `core` (a block without blank ends) may start, shifted.
+
+    A shifted match has the same line bodies, the same blank lines between them and the same
+    indentation changes from one non-blank line to the next (the shift adds or removes one
+    prefix everywhere, so what differs after the common prefix of two neighbours is the
+    same). Those facts are encoded as a byte string per side and found with bytes.find; each
+    place found is then checked line by line with _shift. At most MAX_COUNTED + 1 are returned.
+    """
+    core_keys = _line_keys(core, deadline)
+    pattern = _Encoding(core_keys)
+    keys = _line_keys(lines, deadline)
+    nonblank = [number for number, key in enumerate(keys) if key is not None]
+    haystack = pattern.encode(keys, deadline)
+    needle = pattern.encode(core_keys)[pattern.width :]
+    firsts: list[int] = []
+    at = haystack.find(needle)
+    while at != -1 and len(firsts) <= MAX_COUNTED:
+        deadline.check()
+        firsts.append(nonblank[at // (2 * pattern.width)])
+        at = haystack.find(needle, at + 1)
+    return firsts
+
+
+_LineKey = tuple[str, int, str, str] | None
+"""(body, blank lines since the previous non-blank line, that line's indentation and this
+one's after their common prefix); None for a blank line."""
+
+
+def _line_keys(lines: list[str], deadline: Deadline) -> list[_LineKey]:
+    keys: list[_LineKey] = []
+    gap, previous = 0, ""
+    for line in deadline.paced(lines):
+        if line.strip() == "":
+            keys.append(None)
+            gap += 1
+            continue
+        body = line.lstrip(" \t")
+        indent = line[: len(line) - len(body)]
+        common = _common_length(previous, indent)
+        keys.append((body, gap, previous[common:], indent[common:]))
+        gap, previous = 0, indent
+    return keys
+
+
+def _common_length(a: str, b: str) -> int:
+    if a == b:
+        return len(a)
+    shorter = min(len(a), len(b))
+    return next((i for i in range(shorter) if a[i] != b[i]), shorter)
+
+
+class _Encoding:
+    """Bytes for the line keys of one search block: each non-blank line becomes a 4-byte
+    code of its (gap, indentation change) and one of its body; keys the block does not have
+    share code 0. Only a code's first byte has its high bit set, so every find is aligned."""
+
+    width = 4
+
+    def __init__(self, keys: list[_LineKey]) -> None:
+        self.codes: dict[tuple[str, ...] | tuple[int, str, str], bytes] = {}
+        for key in keys:
+            if key is not None:
+                self.codes.setdefault(key[1:], self._code(len(self.codes) + 1))
+                self.codes.setdefault((key[0],), self._code(len(self.codes) + 1))
+        self.other = self._code(0)
+
+    def encode(self, keys: list[_LineKey], deadline: Deadline = NO_DEADLINE) -> bytes:
+        get, other = self.codes.get, self.other
+        return b"".join(
+            get(key[1:], other) + get((key[0],), other)
+            for key in deadline.paced(keys)
+            if key is not None
+        )
+
+    def _code(self, number: int) -> bytes:
+        septets = [number >> shift & 0x7F for shift in (21, 14, 7, 0)]
+        return bytes([0x80 | septets[0], *septets[1:]])
 
 
 def _shift(window: list[str], block: list[str]) -> Shift | None:
@@ -146,15 +268,6 @@ def _reindent(line: str, shift: Shift) -> str:
     return line[min(indent, len(removed)) :]
 
 
-def _find_all(text: str, search: str) -> list[int]:
-    starts: list[int] = []
-    start = text.find(search)
-    while start != -1:
-        starts.append(start)
-        start = text.find(search, start + 1)
-    return starts
-
-
 def _split(text: str) -> tuple[list[str], bool]:
     """Lines of `text` without their newlines, and whether the text ends with one."""
     lines = text.split("\n")
@@ -181,43 +294,51 @@ def _trim_blank(lines: list[str], lead: int, trail: int) -> list[str]:
     return lines[start:end] if start < end else []
 
 
-def _nearest(lines: list[str], block: list[str]) -> str:
+def _nearest(lines: list[str], block: list[str], deadline: Deadline) -> str:
     """The window of `len(block)` file lines most similar to `block`, numbered.
 
     Windows sharing the most tokens with the block are shortlisted in one pass, then the
-    shortlist is ranked with difflib, so large files stay fast.
+    shortlist is ranked by the tokens each window line shares with the block line beside it:
+    time linear in the file, whatever the block.
     """
     if lines == [""]:
         return ""
     size = max(1, min(len(block), len(lines)))
-    stripped = [line.strip() for line in lines]
-    wanted = [line.strip() for line in block]
-    matcher = SequenceMatcher(None, autojunk=False)
-    matcher.set_seq2("\n".join(wanted))
+    wanted = Counter(token for line in block for token in _TOKEN.findall(line))
+    ids = {token: number for number, token in enumerate(wanted)}
+    tokens = [
+        [ids[token] for token in _TOKEN.findall(line) if token in ids]
+        for line in deadline.paced(lines)
+    ]
+    wanted_lines = [Counter(ids[token] for token in _TOKEN.findall(line)) for line in block[:size]]
 
-    def similarity(start: int) -> tuple[float, int]:
-        matcher.set_seq1("\n".join(stripped[start : start + size]))
-        return matcher.ratio(), -start
+    def similarity(start: int) -> tuple[int, int]:
+        window = tokens[start : start + size]
+        shared = sum(
+            (Counter(have) & want).total() for have, want in zip(window, wanted_lines, strict=True)
+        )
+        return shared, -start
 
-    best = max(_shortlist(stripped, wanted, size), key=similarity)
+    best = max(_shortlist(tokens, list(wanted.values()), size, deadline), key=similarity)
     return _numbered(lines, best, best + size)
 
 
-def _shortlist(lines: list[str], block: list[str], size: int) -> list[int]:
-    """Starts of the SHORTLIST windows of `size` lines sharing the most tokens with `block`."""
-    wanted = Counter(token for line in block for token in _TOKEN.findall(line))
-    tokens = [_TOKEN.findall(line) for line in lines]
-    have: Counter[str] = Counter()
+def _shortlist(
+    tokens: list[list[int]], limits: list[int], size: int, deadline: Deadline
+) -> list[int]:
+    """Starts of the SHORTLIST windows of `size` lines sharing the most tokens with the block;
+    `tokens` holds each line's token ids, `limits` how often the block has each one."""
+    have = [0] * len(limits)
     overlap = 0
     scored: list[tuple[int, int]] = []
-    for end, entering in enumerate(tokens):
+    for end, entering in enumerate(deadline.paced(tokens)):
         for token in entering:
-            overlap += have[token] < wanted[token]
+            overlap += have[token] < limits[token]
             have[token] += 1
         if end >= size:
             for token in tokens[end - size]:
                 have[token] -= 1
-                overlap -= have[token] < wanted[token]
+                overlap -= have[token] < limits[token]
         if end >= size - 1:
             scored.append((overlap, -(end - size + 1)))
     return [-start for _, start in heapq.nlargest(SHORTLIST, scored)]

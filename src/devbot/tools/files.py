@@ -7,13 +7,11 @@ Writes are atomic and keep what the file already was: permissions, encoding, lin
 
 from __future__ import annotations
 
-import codecs
 import functools
 import os
 import posixpath
 import re
 import stat
-import subprocess
 import uuid
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -23,13 +21,14 @@ from typing import Concatenate, ParamSpec
 
 from devbot.clipping import clip
 from devbot.templating import render
+from devbot.tools.deadline import NO_DEADLINE, Deadline, OutOfTime
 from devbot.tools.edit import EMPTY_SEARCH, NOT_FOUND, EditFailure, apply_edits
-from devbot.tools.jail import PathOutsideWorkspace, resolve_in_workspace
+from devbot.tools.jail import PathOutsideWorkspace, has_git_part, resolve_in_workspace
+from devbot.tools.search import search_lines
+from devbot.tools.text import decode, is_binary
 
-SNIFF_BYTES = 8192
 MAX_MATCHES = 200
-MAX_MATCH_LINE_CHARS = 300
-GIT_TIMEOUT_S = 60.0
+SEARCH_TIMEOUT_S = 20.0
 
 P = ParamSpec("P")
 
@@ -62,7 +61,7 @@ def _say(name: str, **values: object) -> str:
 def _tool(
     method: Callable[Concatenate[Workspace, P], ToolResult],
 ) -> Callable[Concatenate[Workspace, P], ToolResult]:
-    """Turn refusals and OS errors into ok=False results."""
+    """Turn refusals, running out of time and OS errors into ok=False results."""
 
     @functools.wraps(method)
     def wrapper(self: Workspace, /, *args: P.args, **kwargs: P.kwargs) -> ToolResult:
@@ -70,6 +69,8 @@ def _tool(
             return method(self, *args, **kwargs)
         except (_Refused, PathOutsideWorkspace) as exc:
             return ToolResult(False, str(exc))
+        except OutOfTime:
+            return ToolResult(False, _say("out_of_time.txt"))
         except OSError as exc:
             error = exc.strerror or exc
             if not exc.filename:
@@ -81,11 +82,25 @@ def _tool(
 
 
 class Workspace:
-    """File tools over the directory `root` (resolved once, so /tmp links are fine)."""
+    """File tools over the directory `root` (resolved once, so /tmp links are fine).
 
-    def __init__(self, root: Path, max_output_chars: int = 20_000) -> None:
+    Tools that loop over lines or files take a `deadline` and stop with an out-of-time
+    result when it passes; one search never runs longer than `search_timeout_s`.
+    """
+
+    def __init__(
+        self,
+        root: Path,
+        max_output_chars: int = 20_000,
+        search_timeout_s: float = SEARCH_TIMEOUT_S,
+        listing: Callable[[], Sequence[str]] | None = None,
+    ) -> None:
+        """`listing`: the root-relative files git would show (tracked, and untracked but not
+        ignored), given by whoever runs host git inertly; without it the tree is walked."""
         self.root = Path(os.path.realpath(root))
         self.max_output_chars = max_output_chars
+        self.search_timeout_s = search_timeout_s
+        self.listing = listing
 
     def shown(self, path: Path) -> str:
         """`path` as the model names it: relative to the root, `.` for the root itself."""
@@ -135,8 +150,8 @@ class Workspace:
         if existed:
             data = real.read_bytes()
             mode = stat.S_IMODE(real.stat().st_mode)
-            if not _is_binary(data):
-                old, encoding = _decode(data)
+            if not is_binary(data):
+                old, encoding = decode(data)
                 if _uses_crlf(old):
                     content = content.replace("\r\n", "\n").replace("\n", "\r\n")
         self._write(real, shown, content, encoding, mode)
@@ -146,7 +161,9 @@ class Workspace:
         return ToolResult(True, _say(template, path=shown, lines=counted))
 
     @_tool
-    def edit_file(self, path: str, edits: Sequence[tuple[str, str]]) -> ToolResult:
+    def edit_file(
+        self, path: str, edits: Sequence[tuple[str, str]], deadline: Deadline = NO_DEADLINE
+    ) -> ToolResult:
         """Apply search/replace blocks; blocks that apply are saved even when others fail."""
         target = resolve_in_workspace(self.root, path)
         shown = self.shown(target)
@@ -154,7 +171,7 @@ class Workspace:
             raise _Refused(_say("edit_no_blocks.txt", path=shown))
         real = Path(os.path.realpath(target))
         original = self._load(real, "edit_missing.txt", shown)
-        outcome = apply_edits(original.text, edits)
+        outcome = apply_edits(original.text, edits, deadline)
         if outcome.applied and outcome.new_text != original.text:
             self._write(real, shown, outcome.new_text, original.encoding, original.mode)
         if not outcome.failures:
@@ -186,11 +203,11 @@ class Workspace:
         return ToolResult(True, _say("delete_done.txt", path=shown))
 
     @_tool
-    def list_files(self, path: str = ".") -> ToolResult:
+    def list_files(self, path: str = ".", deadline: Deadline = NO_DEADLINE) -> ToolResult:
         """Files under `path`, relative to the root, sorted; git-ignored files left out."""
         target = resolve_in_workspace(self.root, path)
         shown = self.shown(target)
-        files = self._files(target, shown)
+        files = self._files(target, shown, deadline)
         if not files:
             return ToolResult(True, _say("list_empty.txt", path=shown))
         listing = "\n".join(files)
@@ -200,40 +217,50 @@ class Workspace:
         return ToolResult(True, clip(listing, self.max_output_chars) + "\n" + hint)
 
     @_tool
-    def search_files(self, pattern: str, path: str = ".", glob: str | None = None) -> ToolResult:
+    def search_files(
+        self,
+        pattern: str,
+        path: str = ".",
+        glob: str | None = None,
+        deadline: Deadline = NO_DEADLINE,
+    ) -> ToolResult:
         """Lines matching a Python regex in the text files list_files would show."""
         try:
-            regex = re.compile(pattern)
+            re.compile(pattern)
         except re.error as exc:
             raise _Refused(
                 _say("search_invalid_regex.txt", pattern=repr(pattern), error=exc)
             ) from None
         target = resolve_in_workspace(self.root, path)
         shown = self.shown(target)
-        files = self._files(target, shown)
+        files = self._files(target, shown, deadline)
         if glob:
             files = [f for f in files if fnmatch(f, glob) or fnmatch(posixpath.basename(f), glob)]
-        hits: list[str] = []
-        searched = 0
-        for name in files:
-            text = self._searchable_text(name)
-            if text is None:
-                continue
-            searched += 1
-            for number, line in enumerate(text.split("\n"), 1):
-                if regex.search(line):
-                    hits.append(f"{name}:{number}: {line.rstrip(chr(13))[:MAX_MATCH_LINE_CHARS]}")
-                    if len(hits) >= MAX_MATCHES:
-                        break
-            if len(hits) >= MAX_MATCHES:
-                break
-        if not hits:
+        inside = [(name, found) for name in files if (found := self._inside(name)) is not None]
+        allowed_s = min(self.search_timeout_s, deadline.remaining())
+        outcome = search_lines(pattern, inside, MAX_MATCHES, allowed_s)
+        if not outcome.finished and deadline.passed():
+            raise OutOfTime
+        output = clip("\n".join(outcome.hits), self.max_output_chars)
+        if not outcome.finished:
+            stopped = _say(
+                "search_timeout.txt",
+                pattern=repr(pattern),
+                seconds=f"{allowed_s:g}",
+                count=outcome.searched,
+            )
+            return ToolResult(False, f"{output}\n{stopped}" if output else stopped)
+        if not outcome.hits:
             return ToolResult(
                 True,
-                _say("search_no_matches.txt", pattern=repr(pattern), path=shown, count=searched),
+                _say(
+                    "search_no_matches.txt",
+                    pattern=repr(pattern),
+                    path=shown,
+                    count=outcome.searched,
+                ),
             )
-        output = clip("\n".join(hits), self.max_output_chars)
-        if len(hits) >= MAX_MATCHES:
+        if len(outcome.hits) >= MAX_MATCHES:
             output += "\n" + _say("search_capped.txt", count=MAX_MATCHES)
         return ToolResult(True, output)
 
@@ -251,9 +278,9 @@ class Workspace:
         if target.is_dir():
             raise _Refused(_say("is_directory.txt", path=shown))
         data = target.read_bytes()
-        if _is_binary(data):
+        if is_binary(data):
             raise _Refused(_say("binary_file.txt", path=shown, size=len(data)))
-        text, encoding = _decode(data)
+        text, encoding = decode(data)
         return _TextFile(text, encoding, stat.S_IMODE(target.stat().st_mode))
 
     def _write(self, target: Path, shown: str, text: str, encoding: str, mode: int | None) -> None:
@@ -280,78 +307,47 @@ class Workspace:
             temporary.unlink(missing_ok=True)
             raise
 
-    def _files(self, target: Path, shown: str) -> list[str]:
-        """Files under `target` as sorted root-relative paths (git's view when in a repo)."""
+    def _files(self, target: Path, shown: str, deadline: Deadline) -> list[str]:
+        """Files under `target` as sorted root-relative paths (git's view given a `listing`).
+
+        Nothing inside a `.git` at any depth, and no symbolic link the jail would refuse.
+        """
         if not os.path.lexists(target):
             raise _Refused(_say("path_missing.txt", path=shown))
         if not target.is_dir():
             return [self.shown(target)]
-        found = self._git_files(target)
-        if found is None:
-            found = self._walked_files(target)
-        return sorted(set(found))
+        if self.listing is None:
+            found = self._walked_files(target, deadline)
+        else:
+            prefix = self.shown(target)
+            found = [
+                self.root / name
+                for name in self.listing()
+                if prefix == "." or name == prefix or name.startswith(prefix + "/")
+            ]
+        return sorted({self.shown(path) for path in found if self._listable(path)})
 
-    def _git_files(self, target: Path) -> list[str] | None:
-        """Tracked and untracked-but-not-ignored files, or None outside a git work tree."""
-        environment = {k: v for k, v in os.environ.items() if not k.startswith("GIT_")}
-        command = ["git", "ls-files", "--cached", "--others", "--exclude-standard", "-z"]
-        try:
-            done = subprocess.run(
-                command,
-                cwd=target,
-                env=environment,
-                capture_output=True,
-                timeout=GIT_TIMEOUT_S,
-                check=False,
-            )
-        except (OSError, subprocess.TimeoutExpired):
-            return None
-        if done.returncode != 0:
-            return None
-        names = done.stdout.decode("utf-8", "replace").split("\0")
-        paths = (target / name for name in names if name)
-        return [self.shown(p) for p in paths if _is_file_entry(p)]
-
-    def _walked_files(self, target: Path) -> list[str]:
-        found: list[str] = []
-        for directory, subdirectories, names in os.walk(target):
-            subdirectories[:] = [d for d in subdirectories if d != ".git"]
-            here = Path(directory)
-            found.extend(
-                self.shown(here / name)
-                for name in names
-                if name != ".git" and _is_file_entry(here / name)
-            )
+    def _walked_files(self, target: Path, deadline: Deadline) -> list[Path]:
+        found: list[Path] = []
+        for directory, subdirectories, names in deadline.paced(os.walk(target), every=16):
+            subdirectories[:] = [d for d in subdirectories if not has_git_part([d])]
+            found.extend(Path(directory, name) for name in names)
         return found
 
-    def _searchable_text(self, name: str) -> str | None:
-        """The text of file `name`, or None for binary, unreadable or out-of-jail files."""
+    def _listable(self, path: Path) -> bool:
+        """A file or link outside any `.git`; a link only when the jail lets it be used."""
+        if has_git_part(path.relative_to(self.root).parts):
+            return False
+        if path.is_symlink():
+            return self._inside(self.shown(path)) is not None
+        return path.is_file()
+
+    def _inside(self, name: str) -> Path | None:
+        """The path of root-relative `name`, or None when the jail refuses it."""
         try:
-            data = resolve_in_workspace(self.root, name).read_bytes()
-        except (OSError, PathOutsideWorkspace):
+            return resolve_in_workspace(self.root, name)
+        except PathOutsideWorkspace:
             return None
-        return None if _is_binary(data) else _decode(data)[0]
-
-
-def _is_file_entry(path: Path) -> bool:
-    return path.is_symlink() or path.is_file()
-
-
-def _is_binary(data: bytes) -> bool:
-    return b"\0" in data[:SNIFF_BYTES]
-
-
-def _decode(data: bytes) -> tuple[str, str]:
-    """Text and the encoding that writes it back byte for byte."""
-    if data.startswith(codecs.BOM_UTF8):
-        try:
-            return data.decode("utf-8-sig"), "utf-8-sig"
-        except UnicodeDecodeError:
-            return data.decode("latin-1"), "latin-1"
-    try:
-        return data.decode("utf-8"), "utf-8"
-    except UnicodeDecodeError:
-        return data.decode("latin-1"), "latin-1"
 
 
 def _uses_crlf(text: str) -> bool:

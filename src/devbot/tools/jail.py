@@ -1,12 +1,15 @@
-"""Keep every path the model names inside the workspace.
+"""Keep every path the model names inside the workspace and out of every `.git`.
 
-A path is checked twice: as written (no absolute paths, no `..` above the root, nothing in
-`.git`) and as the file system will follow it (no symbolic link leading out of the root).
+A path is checked twice: as written (no absolute paths, no `..` above the root, no component
+named `.git` at any depth) and as the file system will follow it (no symbolic link leading out
+of the root or to a path with a `.git` component). A nested `.git` is refused like the top one:
+host git would run what its config says (core.fsmonitor, hooks) for any repository it finds.
 """
 
 from __future__ import annotations
 
 import os
+from collections.abc import Iterable
 from pathlib import Path, PurePosixPath
 
 from devbot.templating import render
@@ -25,8 +28,8 @@ def resolve_in_workspace(root: Path, relative: str) -> Path:
     """Return the absolute path `relative` names inside `root`, or raise PathOutsideWorkspace.
 
     The result has no `.` or `..` parts; symbolic links inside the root are kept as written
-    (so a link can be deleted), but each one on the way must lead back into the root. The path
-    need not exist yet.
+    (so a link can be deleted), but each one on the way must lead back into the root and not
+    into a `.git`. The path need not exist yet.
     """
     if relative == "" or relative.isspace():
         raise PathOutsideWorkspace(relative, "empty")
@@ -35,17 +38,22 @@ def resolve_in_workspace(root: Path, relative: str) -> Path:
     if os.path.isabs(relative):
         raise PathOutsideWorkspace(relative, "absolute")
     parts = _normalise(relative)
-    if parts and parts[0] == ".git":
+    if has_git_part(parts):
         raise PathOutsideWorkspace(relative, "git")
     base = Path(os.path.realpath(root))
     candidate = base.joinpath(*parts)
     followed = Path(os.path.realpath(candidate))
     if not followed.is_relative_to(base):
         raise PathOutsideWorkspace(relative, "symlink")
-    inside = followed.relative_to(base).parts
-    if inside and inside[0] == ".git":
+    if has_git_part(followed.relative_to(base).parts):
         raise PathOutsideWorkspace(relative, "git")
     return candidate
+
+
+def has_git_part(parts: Iterable[str]) -> bool:
+    """Whether a path component is `.git` in any case, or as Windows would read it
+    (trailing dots and spaces dropped)."""
+    return any(part.casefold().rstrip(". ") == ".git" for part in parts)
 
 
 def _normalise(relative: str) -> list[str]:
