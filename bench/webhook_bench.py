@@ -51,14 +51,17 @@ PAYLOAD = {
 
 
 def serve(repo: Path, port_file: Path) -> None:
-    """Child process: the webhook server on a free port, dispatcher off."""
+    """Child process: the webhook server on a free port, dispatcher off. Older revisions
+    (measured side by side by webhook_attack_bench.py) take no `identity`."""
+    import inspect
+
     from devbot.config import load_settings
     from devbot.triggers.webhook.server import WebhookServer
 
     settings = load_settings(repo, environ={})
-    server = WebhookServer(
-        repo, settings, {}, SECRET, port=0, dispatch=False, identity="devbot-bench"
-    )
+    takes_identity = "identity" in inspect.signature(WebhookServer).parameters
+    extra = {"identity": "devbot-bench"} if takes_identity else {}
+    server = WebhookServer(repo, settings, {}, SECRET, port=0, dispatch=False, **extra)
     port_file.write_text(str(server.port))
     server.serve_forever()
 

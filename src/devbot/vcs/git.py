@@ -92,8 +92,18 @@ class Git:
     are always passed explicitly. Build one with `Git.repository(path)` for the user's own
     checkout and `.worktree(path)` for a worktree devbot created from it."""
 
-    def __init__(self, git_dir: Path, work_tree: Path | None, timeout_s: float | None = 600.0):
-        self.git_dir = Path(git_dir)
+    def __init__(
+        self,
+        git_dir: Path | None,
+        work_tree: Path | None,
+        timeout_s: float | None = 600.0,
+        *,
+        records: Path | None = None,
+    ):
+        """`git_dir` None: a linked worktree's, looked up in `records` (the common git
+        directory) when the first command needs it."""
+        self._git_dir = Path(git_dir) if git_dir is not None else None
+        self._records = records
         self.work_tree = Path(work_tree) if work_tree is not None else None
         self.timeout_s = timeout_s
         self._identity: tuple[str, ...] | None = None
@@ -127,19 +137,33 @@ class Git:
             return (self.git_dir / marker.read_text(encoding="utf-8").strip()).resolve()
         return self.git_dir
 
+    @property
+    def git_dir(self) -> Path:
+        if self._git_dir is None:
+            self._git_dir = self._admin_dir()
+        return self._git_dir
+
     def worktree(self, path: Path) -> Git:
         """Git for a linked worktree of this repository at `path`, its git directory taken
-        from this repository's own records (`worktrees/*/gitdir`), never from `path/.git`."""
-        wanted = os.path.realpath(Path(path) / ".git")
-        admin_root = self.common_dir / "worktrees"
+        from this repository's own records (`worktrees/*/gitdir`), never from `path/.git`.
+        The records are read at the first command, so a replayed run may name a worktree
+        that is gone as long as it runs nothing there."""
+        return Git(None, Path(path), self.timeout_s, records=self.common_dir)
+
+    def _admin_dir(self) -> Path:
+        assert self._records is not None and self.work_tree is not None
+        wanted = os.path.realpath(self.work_tree / ".git")
+        admin_root = self._records / "worktrees"
         for admin in sorted(admin_root.iterdir()) if admin_root.is_dir() else []:
             record = admin / "gitdir"
             if record.is_file():
                 recorded = record.read_text(encoding="utf-8").strip()
                 if os.path.realpath(recorded) == wanted:
-                    return Git(admin, Path(path), self.timeout_s)
+                    return admin
         raise GitError(
-            ("git", "worktree", "list"), 128, f"{path} is not a worktree of {self.common_dir}"
+            ("git", "worktree", "list"),
+            128,
+            f"{self.work_tree} is not a worktree of {self._records}",
         )
 
     def run(self, *args: str, input: str | None = None) -> str:
