@@ -163,6 +163,7 @@ class Fleet:
     def __init__(self, url: str, script: Path, repos: list[Path]) -> None:
         self.url, self.script, self.repos = url, script, repos
         self.workers: list[subprocess.Popen[bytes]] = []
+        self.engine: Any = None
 
     def settings(self) -> Any:
         from devbot.config import load_settings
@@ -190,20 +191,19 @@ class Fleet:
 
     def run_all(self, runs: int) -> float:
         """Submit `runs` runs (one per repository, round robin) and wait for all; seconds."""
-        from devbot.runs.service import submit_plan
-        from devbot.runs.state import store_for
+        from devbot.runs.engine.engine import Engine
+        from devbot.runs.runtime import Runtime
 
         settings = self.settings()
+        if self.engine is None:
+            self.engine = Engine.launch(Runtime.open(settings, self.repos[0]))
         started = time.monotonic()
-        ids = [
-            submit_plan(
-                self.repos[i % len(self.repos)],
-                write_plan(self.repos[i % len(self.repos)], f"r{i:03d}-{secrets.token_hex(2)}"),
-                settings,
-            ).record.id
-            for i in range(runs)
-        ]
-        store = store_for(settings, self.repos[0])
+        ids = []
+        for i in range(runs):
+            repo = self.repos[i % len(self.repos)]
+            plan = write_plan(repo, f"r{i:03d}-{secrets.token_hex(2)}")
+            ids.append(self.engine.submit_plan(plan, settings, repo=repo).record.id)
+        store = self.engine.runtime.store
         while True:
             records = [store.get(run_id) for run_id in ids]
             if all(r.status not in ("queued", "running") for r in records):
@@ -216,9 +216,6 @@ class Fleet:
         return elapsed
 
     def stop(self) -> None:
-        from devbot.runs.engine import shutdown_engine
-        from devbot.runs.state import close_stores
-
         for worker in self.workers:
             worker.send_signal(signal.SIGINT)
         for worker in self.workers:
@@ -226,8 +223,10 @@ class Fleet:
                 worker.wait(timeout=20)
             except subprocess.TimeoutExpired:
                 worker.kill()
-        shutdown_engine()
-        close_stores()
+        if self.engine is not None:
+            self.engine.shutdown()
+            self.engine.runtime.close()
+            self.engine = None
 
 
 def rss_mb(pid: int) -> float:

@@ -29,7 +29,7 @@ from typing import Any
 
 from devbot.agent.loop import run_directly
 from devbot.config import Settings
-from devbot.runs.verify import Verification
+from devbot.runs.flows.verify import Verification
 from devbot.sandbox.select import build_sandbox, bwrap_status, docker_status
 from devbot.triggers.demo import make_demo_repository
 
@@ -77,7 +77,7 @@ def measure(backend: str, runs: int, ws: Path, demo: Path) -> dict[str, Any]:
         "startup_s": round(startup, 4),
         "per_command_s": round(per_command, 4),
         "verification_round_s": round(round_s, 3),
-        "verification_exit_code": tests["exit_code"],
+        "verification_exit_code": tests.last.exit_code if tests.last else None,
     }
 
 

@@ -52,16 +52,22 @@ PAYLOAD = {
 
 def serve(repo: Path, port_file: Path) -> None:
     """Child process: the webhook server on a free port, dispatcher off. Older revisions
-    (measured side by side by webhook_attack_bench.py) take no `identity`."""
+    (measured side by side by webhook_attack_bench.py) had another constructor."""
     import inspect
 
     from devbot.config import load_settings
     from devbot.triggers.webhook.server import WebhookServer
 
     settings = load_settings(repo, environ={})
-    takes_identity = "identity" in inspect.signature(WebhookServer).parameters
-    extra = {"identity": "devbot-bench"} if takes_identity else {}
-    server = WebhookServer(repo, settings, {}, SECRET, port=0, dispatch=False, **extra)
+    parameters = inspect.signature(WebhookServer).parameters
+    if "runtime" in parameters:
+        from devbot.runs.runtime import Runtime
+
+        runtime = Runtime.open(settings, repo)
+        server = WebhookServer(runtime, SECRET, identity="devbot-bench", port=0)
+    else:
+        extra = {"identity": "devbot-bench"} if "identity" in parameters else {}
+        server = WebhookServer(repo, settings, {}, SECRET, port=0, dispatch=False, **extra)
     port_file.write_text(str(server.port))
     server.serve_forever()
 
@@ -129,7 +135,7 @@ def main() -> int:
         return 0
 
     from devbot.config import load_settings
-    from devbot.runs.webhook_flow import inbox_for
+    from devbot.runs.runtime import Runtime
 
     with tempfile.TemporaryDirectory() as folder:
         repo = Path(folder) / "repo"
@@ -152,7 +158,9 @@ def main() -> int:
         finally:
             child.terminate()
             child.wait(timeout=30)
-        stored = inbox_for(load_settings(repo, environ={}), repo).ids()
+        runtime = Runtime.open(load_settings(repo, environ={}), repo)
+        stored = runtime.inbox.ids()
+        runtime.close()
         lost = [delivery for delivery in ids if delivery not in stored]
 
     figures = {

@@ -1,15 +1,15 @@
 """Keep secrets out of everything devbot writes: logs, progress lines, comments, reports.
 
 Secrets are the values of secret-looking environment variables (tokens, keys, passwords)
-plus values registered at run time (e.g. a GitHub App's installation tokens), and anything
-shaped like a well-known token even when devbot never saw its value.
+and anything shaped like a well-known token even when devbot never saw its value (a GitHub
+App's installation tokens are `ghs_…`; the GitHub client also redacts its own credentials
+from its errors).
 """
 
 from __future__ import annotations
 
 import os
 import re
-import threading
 from collections.abc import Iterable, Mapping
 
 REDACTED = "[REDACTED]"
@@ -24,16 +24,6 @@ _TOKEN_SHAPES = re.compile(
     re.DOTALL,
 )
 
-_lock = threading.Lock()
-_registered: set[str] = set()
-
-
-def register_secret(value: str) -> None:
-    """Redact `value` from now on (e.g. a freshly minted installation token)."""
-    if len(value) >= MIN_SECRET_LEN:
-        with _lock:
-            _registered.add(value)
-
 
 def secrets_from_env(environ: Mapping[str, str] | None = None) -> set[str]:
     env = os.environ if environ is None else environ
@@ -45,9 +35,7 @@ def secrets_from_env(environ: Mapping[str, str] | None = None) -> set[str]:
 
 
 def _known_secrets() -> list[str]:
-    with _lock:
-        values = _registered | secrets_from_env()
-    return sorted(values, key=len, reverse=True)
+    return sorted(secrets_from_env(), key=len, reverse=True)
 
 
 def redact(text: str, extra: Iterable[str] = ()) -> str:

@@ -17,7 +17,7 @@ from typing import Any
 
 import pytest
 
-from devbot.runs.store import RunStore
+from devbot.runs.state.store import RunStore
 from devbot.vcs.forge import LocalForge
 from tests.fixtures.devbot_process import (
     DevbotProcess,

@@ -25,9 +25,9 @@ from typing import Any
 
 import pytest
 
-from devbot.runs.feedback_state import FeedbackState
-from devbot.runs.inbox import Inbox
-from devbot.runs.store import RunStore
+from devbot.runs.state.feedback import FeedbackState
+from devbot.runs.state.inbox import Inbox
+from devbot.runs.state.store import RunStore
 from tests.fixtures.devbot_process import (
     DevbotProcess,
     StepReader,

@@ -14,8 +14,8 @@ import pytest
 
 from devbot.agent.loop import run_directly
 from devbot.config import Settings
-from devbot.runs import verify
-from devbot.runs.verify import Verification
+from devbot.runs.flows import verify
+from devbot.runs.flows.verify import Verification
 from devbot.sandbox.ownership import host_identity, sandbox_identity
 from tests.fixtures.sandbox import TEST_LIMITS, SandboxFactory
 
@@ -156,7 +156,7 @@ def test_a_hanging_test_run_is_stopped_and_reported(
     assert verification.review_finish() is None
     tests = verification.final(agent_submitted=True)
     assert time.monotonic() - started < 15
-    assert tests["timed_out"] and tests["exit_code"] == 124
+    assert tests.last is not None and tests.last.timed_out and tests.last.exit_code == 124
     notes = "\n".join(verify.testing_notes(tests))
     assert "timed out" in notes
     assert "starting tests" in notes

@@ -6,7 +6,7 @@ from __future__ import annotations
 import pytest
 
 from devbot.outward import outward, outward_data, strip_control
-from devbot.runs.state import forge_for
+from devbot.runs.runtime import default_forge
 from devbot.triggers.cli import main
 from devbot.vcs.forge import LocalForge
 from tests.fixtures.engine import PlanRunner, plan_text
@@ -41,7 +41,7 @@ def test_a_canary_in_the_models_words_is_redacted_everywhere(
     assert code == 0
     repo = plan_runner.repo
     record = plan_runner.store().recent()[0]
-    forge = forge_for(plan_runner.settings([]), repo.work)
+    forge = default_forge(plan_runner.settings([]), repo.work)
     assert isinstance(forge, LocalForge)
     (pr,) = forge.list_pull_requests()
     printed = capsys.readouterr()

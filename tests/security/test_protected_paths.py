@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from devbot.runs.change_guard import protected_paths
+from devbot.runs.flows.change_guard import protected_paths
 from tests.fixtures.engine import PlanRunner
 from tests.fixtures.feedback import REPO, FeedbackPR
 from tests.fixtures.repo import run_git
@@ -59,7 +59,7 @@ def test_an_issue_run_does_not_push_workflows(feedback_pr: Callable[..., Feedbac
         "sender": user,
     }
     assert s.server.post("issues", payload, delivery="issue-ci")[0] == 202
-    store = s.runner.store(s.settings)
+    store = s.runner.store()
     deadline = time.monotonic() + 60
     while not [r for r in store.recent() if r.title == "Add CI" and r.finished_at]:
         assert time.monotonic() < deadline, "the issue run did not finish"

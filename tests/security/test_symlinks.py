@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from devbot.runs.state import forge_for
+from devbot.runs.runtime import default_forge
 from devbot.tools.inside import FileTooLarge, read_inside, write_inside
 from devbot.tools.jail import PathOutsideWorkspace
 from devbot.vcs.forge import LocalForge
@@ -59,7 +59,7 @@ def test_a_change_set_with_a_link_out_of_the_tree_is_not_pushed(
     assert "symbolic links that lead out of the repository (`nested/leak`)" in record.message
     assert "the work is kept in" in record.message
     assert plan_runner.repo.remote_sha("devbot/task") is None
-    forge = forge_for(plan_runner.settings([]), plan_runner.repo.work)
+    forge = default_forge(plan_runner.settings([]), plan_runner.repo.work)
     assert isinstance(forge, LocalForge) and forge.list_pull_requests() == []
 
 

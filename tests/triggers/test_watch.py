@@ -8,7 +8,7 @@ import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 
-from devbot.runs.store import RunRecord
+from devbot.runs.state.store import RunRecord
 from devbot.triggers.console import Console
 from devbot.triggers.watch import watch
 from tests.fixtures.engine import PlanRunner, plan_text

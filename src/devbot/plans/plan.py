@@ -99,7 +99,7 @@ def load_plan(
 ) -> Plan:
     """Read and validate one plan. `display_name` (e.g. `ai-plans/x.md`) is used in errors."""
     shown = display_name or str(path)
-    text = _read_text(path, max_bytes, shown)
+    text = read_plan_text(path, max_bytes, shown)
     return parse_plan_text(text, path, max_bytes, display_name=shown, today=today)
 
 
@@ -148,7 +148,8 @@ def parse_plan_text(
     )
 
 
-def _read_text(path: Path, max_bytes: int, shown: str) -> str:
+def read_plan_text(path: Path, max_bytes: int, shown: str) -> str:
+    """A plan file's text, refused (PlanError) when too large, binary or not UTF-8."""
     try:
         with path.open("rb") as handle:
             data = handle.read(max_bytes + 1)

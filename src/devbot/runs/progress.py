@@ -6,23 +6,35 @@ worker without a terminal stays quiet and the CLI decides how to show them.
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Callable
 
 from devbot.outward import outward
 
 Listener = Callable[[str, str], None]
 
-_listeners: list[Listener] = []
 
+class Progress:
+    """Listeners of this process's runs; every line passes the outward gate first."""
 
-def subscribe(listener: Listener) -> Callable[[], None]:
-    """Call `listener(run_id, line)` for each progress line; returns an unsubscribe function."""
-    _listeners.append(listener)
-    return lambda: _listeners.remove(listener)
+    def __init__(self) -> None:
+        self._listeners: list[Listener] = []
+        self._lock = threading.Lock()
 
+    def subscribe(self, listener: Listener) -> Callable[[], None]:
+        """Call `listener(run_id, line)` for each line; returns an unsubscribe function."""
+        with self._lock:
+            self._listeners.append(listener)
 
-def emit(run_id: str, line: str) -> None:
-    """Send `line`, through the outward gate, to every listener."""
-    line = outward(line)
-    for listener in list(_listeners):
-        listener(run_id, line)
+        def unsubscribe() -> None:
+            with self._lock:
+                self._listeners.remove(listener)
+
+        return unsubscribe
+
+    def emit(self, run_id: str, line: str) -> None:
+        line = outward(line)
+        with self._lock:
+            listeners = list(self._listeners)
+        for listener in listeners:
+            listener(run_id, line)

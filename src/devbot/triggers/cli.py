@@ -122,7 +122,7 @@ def _add_sandbox_parser(sub: Any) -> None:
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     gate_logging()
-    from devbot.triggers import commands
+    from devbot.triggers import commands  # lazy: `devbot --help` imports nothing else
 
     handler = getattr(commands, "cmd_" + args.command)
     try:

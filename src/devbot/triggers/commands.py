@@ -1,4 +1,8 @@
-"""What each `devbot` command does; cli.py only parses arguments."""
+"""What each `devbot` command does; cli.py only parses arguments.
+
+Commands that run runs import the engine (and with it DBOS) when they start, not when this
+module is imported: `devbot init` and `devbot runs` stay quick.
+"""
 
 from __future__ import annotations
 
@@ -9,8 +13,9 @@ from typing import Any
 
 from devbot.config import CONFIG_FILE, ConfigError, load_settings
 from devbot.plans.plan import PlanError, plan_filename
-from devbot.runs.control import RunStateError
-from devbot.runs.store import RunNotFound
+from devbot.runs.flows.base_config import settings_from_branch
+from devbot.runs.runtime import Runtime
+from devbot.runs.state.store import RunNotFound, RunStateError
 from devbot.templating import render
 from devbot.triggers.console import Console, print_outcome, run_plan_and_wait
 from devbot.vcs.git import Git, GitError
@@ -25,9 +30,7 @@ USER_ERRORS: tuple[type[Exception], ...] = (
 
 
 def _repo(path: Path) -> Path:
-    from devbot.runs.service import repo_root
-
-    return repo_root(path)
+    return Git.repository(path).toplevel()
 
 
 def cmd_init(args: argparse.Namespace, flags: dict[str, Any]) -> int:
@@ -46,7 +49,7 @@ def cmd_init(args: argparse.Namespace, flags: dict[str, Any]) -> int:
 
 
 def cmd_run(args: argparse.Namespace, flags: dict[str, Any]) -> int:
-    from devbot.runs.engine import shutdown_engine
+    from devbot.runs.engine.engine import running  # lazy: DBOS
 
     plan = args.plan.resolve()
     if not plan.is_file():
@@ -54,16 +57,14 @@ def cmd_run(args: argparse.Namespace, flags: dict[str, Any]) -> int:
     repo = _repo(args.repo or plan.parent)
     settings = load_settings(repo, flags)
     console = Console()
-    try:
-        record = run_plan_and_wait(repo, plan, settings, console)
-    finally:
-        shutdown_engine()
-    print_outcome(record, settings, repo, console)
+    with running(settings, repo) as engine:
+        record = run_plan_and_wait(engine, plan, settings, console)
+    print_outcome(record, settings, console)
     return 0 if record.status == "completed" else 1
 
 
 def cmd_watch(args: argparse.Namespace, flags: dict[str, Any]) -> int:
-    from devbot.triggers.watch import watch
+    from devbot.triggers.watch import watch  # lazy: DBOS, watchdog
 
     if args.dirs:
         flags = {**flags, "plan_dirs": args.dirs}
@@ -74,8 +75,7 @@ def cmd_watch(args: argparse.Namespace, flags: dict[str, Any]) -> int:
 
 def cmd_serve(args: argparse.Namespace, flags: dict[str, Any]) -> int:
     """Settings come from the base branch's devbot.toml, as in every webhook-started run."""
-    from devbot.runs.base_config import settings_from_branch
-    from devbot.triggers.webhook.server import serve, webhook_secret
+    from devbot.triggers.webhook.server import serve, webhook_secret  # lazy: FastAPI, uvicorn
 
     webhook_secret()
     repo = _repo(args.repo)
@@ -88,21 +88,27 @@ def cmd_serve(args: argparse.Namespace, flags: dict[str, Any]) -> int:
 
 
 def cmd_demo(args: argparse.Namespace, flags: dict[str, Any]) -> int:
-    from devbot.triggers.demo import run_demo
+    from devbot.triggers.demo import run_demo  # lazy: DBOS
 
     return run_demo(args.dir, Console())
 
 
 def cmd_runs(args: argparse.Namespace, flags: dict[str, Any]) -> int:
-    from devbot.runs.state import store_for
-
     repo = _repo(args.repo)
     if args.runs_command in ("resume", "cancel", "retry"):
-        from devbot.triggers.operate import operate
+        from devbot.triggers.operate import operate  # lazy: DBOS
 
         wait = not getattr(args, "no_wait", False)
         return operate(args.runs_command, args.run_id, repo, flags, wait)
-    store = store_for(load_settings(repo), repo)
+    runtime = Runtime.open(load_settings(repo), repo)
+    try:
+        return _show_runs(args, runtime, repo)
+    finally:
+        runtime.close()
+
+
+def _show_runs(args: argparse.Namespace, runtime: Runtime, repo: Path) -> int:
+    store = runtime.store
     console = Console()
     if args.runs_command == "show":
         record = store.get(args.run_id)
@@ -137,7 +143,7 @@ def cmd_runs(args: argparse.Namespace, flags: dict[str, Any]) -> int:
 
 
 def cmd_worker(args: argparse.Namespace, flags: dict[str, Any]) -> int:
-    from devbot.triggers.worker import run_worker
+    from devbot.triggers.worker import run_worker  # lazy: DBOS
 
     repo = _repo(args.repo)
     run_worker(repo, load_settings(repo, flags), Console())
@@ -145,6 +151,6 @@ def cmd_worker(args: argparse.Namespace, flags: dict[str, Any]) -> int:
 
 
 def cmd_sandbox(args: argparse.Namespace, flags: dict[str, Any]) -> int:
-    from devbot.triggers.sandbox_cmd import run_sandbox_command
+    from devbot.triggers.sandbox_cmd import run_sandbox_command  # lazy: the docker SDK
 
     return run_sandbox_command(args, flags)

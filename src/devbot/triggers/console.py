@@ -9,11 +9,14 @@ import sys
 import threading
 import time
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from devbot.config import Settings
 from devbot.outward import outward
-from devbot.runs.store import RunRecord
+from devbot.runs.state.store import RunRecord
+
+if TYPE_CHECKING:  # the engine imports DBOS: only commands that run runs pay for it
+    from devbot.runs.engine.engine import Engine
 
 
 class Console:
@@ -40,37 +43,43 @@ class Console:
             print(outward(text), file=self.stream, flush=True)
 
 
-def run_plan_and_wait(repo: Path, plan: Path, settings: Settings, console: Console) -> RunRecord:
-    """Start a run for `plan`, print its progress, and return its final record."""
-    from devbot.runs import progress
-    from devbot.runs.service import submit_plan, wait_for
-    from devbot.runs.state import store_for
-
-    unsubscribe = progress.subscribe(console.progress)
+def follow(engine: Engine, record: RunRecord, console: Console, started: str) -> RunRecord:
+    """Print `started`, then the run's progress until it ends; its final record."""
+    unsubscribe = engine.runtime.progress.subscribe(console.progress)
     try:
-        submission = submit_plan(repo, plan, settings)
-        console.say(f"run {submission.record.id} started for {submission.record.plan_path}")
-        wait_for(submission.record.id)
+        console.say(started)
+        engine.wait(record.id)
     finally:
         unsubscribe()
-    return store_for(settings, repo).get(submission.record.id)
+    return engine.runtime.store.get(record.id)
 
 
-def print_outcome(record: RunRecord, settings: Settings, repo: Path, console: Console) -> None:
-    from devbot.runs.state import forge_for
+def run_plan_and_wait(
+    engine: Engine, plan: Path, settings: Settings, console: Console
+) -> RunRecord:
+    """Start a run for `plan`, print its progress, and return its final record."""
+    record = engine.submit_plan(plan, settings).record
+    return follow(engine, record, console, f"run {record.id} started for {record.plan_path}")
 
+
+def print_outcome(record: RunRecord, settings: Settings, console: Console) -> None:
+    """The run's end, from its record: status, branch (pushed or not), report, usage, PR."""
+    where = (
+        f"pushed to {settings.remote} at {record.head_sha[:10]}"
+        if record.head_sha
+        else "not pushed"
+    )
     lines = [
         f"\nrun {record.id}: {record.status} ({record.exit_status}) - {record.message}",
-        f"  branch: {record.branch}  (pushed to {settings.remote} at {record.head_sha[:10]})",
-        f"  report: {record.report_path}",
+        f"  branch: {record.branch or '-'}  ({where})",
+        f"  report: {record.report_path or '-'}",
         f"  usage:  {record.steps} steps, {record.model_calls} model calls, "
         f"{record.prompt_tokens + record.completion_tokens:,} tokens, ${record.cost_usd:.4f}",
     ]
-    pr = forge_for(settings, repo).find_pull_request(record.branch) if record.branch else None
-    if pr is not None:
+    if record.pr_url and record.head_sha:
         lines += [
-            f"  pull request #{pr.number} ({pr.url}): {pr.title}",
-            f"    {pr.head} -> {pr.base}",
-            f"  review: git diff {pr.base}...{pr.head}",
+            f"  pull request {record.pr_url}: {record.title}",
+            f"    {record.branch} -> {record.base_branch}",
+            f"  review: git diff {record.base_branch}...{record.branch}",
         ]
     console.show("\n".join(lines))

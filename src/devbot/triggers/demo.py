@@ -14,6 +14,7 @@ from pathlib import Path
 
 from devbot.config import load_settings
 from devbot.plans.plan import plan_filename
+from devbot.runs.engine.engine import running
 from devbot.templating import render
 from devbot.triggers.console import Console, print_outcome, run_plan_and_wait
 
@@ -52,8 +53,6 @@ def _pick_directory(directory: Path | None) -> Path:
 
 
 def run_demo(directory: Path | None, console: Console) -> int:
-    from devbot.runs.engine import shutdown_engine
-
     root = _pick_directory(directory)
     console.say(f"demo directory: {root}")
     project = make_demo_repository(root)
@@ -71,11 +70,9 @@ def run_demo(directory: Path | None, console: Console) -> int:
         flags["model"] = f"scripted/{script}"
     settings = load_settings(project, flags)
     console.say(f"model: {settings.model}")
-    try:
-        record = run_plan_and_wait(project, plan, settings, console)
-    finally:
-        shutdown_engine()
-    print_outcome(record, settings, project, console)
+    with running(settings, project) as engine:
+        record = run_plan_and_wait(engine, plan, settings, console)
+    print_outcome(record, settings, console)
 
     bare = root / "origin.git"
     hello = _show(bare, record.branch, "hello.txt")

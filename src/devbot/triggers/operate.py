@@ -10,40 +10,36 @@ from pathlib import Path
 from typing import Any
 
 from devbot.config import load_settings
-from devbot.triggers.console import Console, print_outcome
+from devbot.runs.engine.control import cancel_run, resume_run, retry_run
+from devbot.runs.engine.engine import running
+from devbot.runs.runtime import Runtime
+from devbot.triggers.console import Console, follow, print_outcome
 
 
 def operate(command: str, run_id: str, repo: Path, flags: dict[str, Any], wait: bool) -> int:
-    from devbot.runs import progress
-    from devbot.runs.control import cancel_run, resume_run, retry_run
-    from devbot.runs.engine import QUEUE_NAME, launch_engine, shutdown_engine
-    from devbot.runs.service import wait_for
-    from devbot.runs.state import store_for
-
     settings = load_settings(repo, flags)
-    store = store_for(settings, repo)
     console = Console()
-    if command == "cancel":
-        console.say(cancel_run(store, run_id).message)
+    if command == "cancel":  # a request recorded for the run; no engine needed
+        runtime = Runtime.open(settings, repo)
+        try:
+            console.say(cancel_run(runtime.store, run_id).message)
+        finally:
+            runtime.close()
         return 0
     local = settings.workers == "local"
-    launch_engine(settings, repo, serve_queue=local)
-    unsubscribe = progress.subscribe(console.progress)
-    try:
+    with running(settings, repo, serve_queue=local) as engine:
         if command == "resume":
-            outcome = resume_run(store, run_id, queue_name=QUEUE_NAME)
-            record, go_on = outcome.record, outcome.wait
-            console.say(outcome.message)
+            outcome = resume_run(engine, run_id)
+            record, go_on, started = outcome.record, outcome.wait, outcome.message
         else:
-            record = retry_run(store, run_id, repo, settings)
-            go_on = True
-            console.say(f"run {record.id} started for {record.plan_path} (retry of {run_id})")
+            record = retry_run(engine, run_id, settings)
+            go_on, started = (
+                True,
+                f"run {record.id} started for {record.plan_path} (retry of {run_id})",
+            )
         if not (go_on and wait and local):
+            console.say(started)
             return 0
-        wait_for(record.id)
-    finally:
-        unsubscribe()
-        shutdown_engine()
-    final = store.get(record.id)
-    print_outcome(final, settings, repo, console)
+        final = follow(engine, record, console, started)
+    print_outcome(final, settings, console)
     return 0 if final.status == "completed" else 1

@@ -14,6 +14,9 @@ from typing import Any
 from devbot.config import load_settings
 from devbot.outward import outward
 from devbot.sandbox import build_sandbox, choose_backend
+from devbot.sandbox.check import run_checks
+from devbot.sandbox.docker import DockerUnavailable
+from devbot.sandbox.image import ImageBuildError, build_image
 from devbot.sandbox.select import resource_limits
 from devbot.vcs.git import Git, GitError
 
@@ -42,9 +45,6 @@ def run_sandbox_command(args: argparse.Namespace, flags: dict[str, Any]) -> int:
     repo = Path(args.repo).resolve()
     settings = load_settings(repo, {key: value for key, value in flags.items() if value})
     if args.sandbox_command == "build-image":
-        from devbot.sandbox.docker import DockerUnavailable
-        from devbot.sandbox.image import ImageBuildError, build_image
-
         tag = args.tag or settings.sandbox_image
         try:
             image_id = build_image(tag, args.dockerfile, mirror=args.mirror)
@@ -68,7 +68,6 @@ def run_sandbox_command(args: argparse.Namespace, flags: dict[str, Any]) -> int:
         sys.stdout.write(outward(result.output))
         sys.stdout.flush()
         return result.exit_code
-    from devbot.sandbox.check import run_checks
 
     print(f"backend: {choice.backend} ({choice.reason})")
     probes = run_checks(sandbox, resource_limits(settings))

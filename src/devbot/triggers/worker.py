@@ -11,6 +11,7 @@ import threading
 from pathlib import Path
 
 from devbot.config import Settings
+from devbot.runs.engine.engine import running
 from devbot.triggers.console import Console
 
 
@@ -18,21 +19,17 @@ def run_worker(
     repo: Path, settings: Settings, console: Console, stop: threading.Event | None = None
 ) -> None:
     """Serve the queue until Ctrl-C or `stop` is set; print each run's progress."""
-    from devbot.runs import progress
-    from devbot.runs.engine import executor_id, launch_engine, shutdown_engine
-
     stop = stop or threading.Event()
-    unsubscribe = progress.subscribe(console.progress)
-    launch_engine(settings, repo, serve_queue=True)
-    try:
-        console.say(
-            f"worker {executor_id()} takes runs from the queue "
-            f"({settings.worker_concurrency} at once, {settings.repo_concurrency} per repository);"
-            " Ctrl-C to stop"
-        )
-        while not stop.wait(0.5):
-            pass
-    finally:
-        unsubscribe()
-        shutdown_engine()
-        console.say("worker stopped")
+    with running(settings, repo, serve_queue=True) as engine:
+        unsubscribe = engine.runtime.progress.subscribe(console.progress)
+        try:
+            console.say(
+                f"worker {engine.executor_id} takes runs from the queue "
+                f"({settings.worker_concurrency} at once, {settings.repo_concurrency} per "
+                "repository); Ctrl-C to stop"
+            )
+            while not stop.wait(0.5):
+                pass
+        finally:
+            unsubscribe()
+            console.say("worker stopped")

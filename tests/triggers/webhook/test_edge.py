@@ -8,7 +8,6 @@ from typing import Any
 import pytest
 
 from devbot.config import ConfigError, load_settings
-from devbot.runs.webhook_flow import inbox_for
 from devbot.triggers.webhook.server import webhook_secret
 from tests.fixtures.repo import OriginRepo
 from tests.fixtures.webhook import IDENTITY, RunningServer, StartServer, review_comment
@@ -36,7 +35,7 @@ def test_signed_delivery_is_stored_once_and_a_replay_is_a_duplicate(server: Runn
     assert stored(server) == {"d-1"}
     delivery = server.server.inbox.get("d-1")
     assert delivery is not None and delivery.status == "pending"
-    assert delivery.trigger["comment"]["path"] == "utils.py"
+    assert delivery.trigger.comment is not None and delivery.trigger.comment.path == "utils.py"
 
 
 @pytest.mark.parametrize("how", ["unsigned", "wrong secret", "garbage header", "tampered body"])
@@ -158,4 +157,4 @@ def test_inbox_keeps_deliveries_across_server_restarts(
     first.server.stop()
     second = webhook_server(origin_repo.work, settings, dispatch=False, identity=IDENTITY)
     assert second.post("pull_request_review_comment", review_comment(), delivery="d-9")[0] == 200
-    assert inbox_for(settings, origin_repo.work).ids() == {"d-9"}
+    assert second.server.inbox.ids() == {"d-9"}

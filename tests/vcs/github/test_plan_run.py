@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from devbot.config import load_settings
-from devbot.runs.state import forge_for
+from devbot.runs.runtime import default_forge
 from devbot.vcs.forge import PR_MARKER, LocalForge
 from devbot.vcs.github import GitHubForge
 from tests.fixtures.engine import PlanRunner
@@ -63,10 +63,10 @@ def test_forge_choice(
 ) -> None:
     work = plan_runner.repo.work
     with_repo = load_settings(work, github, environ={})
-    assert isinstance(forge_for(with_repo, work), GitHubForge)
+    assert isinstance(default_forge(with_repo, work), GitHubForge)
     origin_only = load_settings(work, {"github_api_url": github["github_api_url"]}, environ={})
-    assert isinstance(forge_for(origin_only, work), LocalForge)
+    assert isinstance(default_forge(origin_only, work), LocalForge)
     plan_runner.repo.git("remote", "set-url", "origin", "git@github.com:octo/sample.git")
-    assert isinstance(forge_for(load_settings(work, environ={}), work), GitHubForge)
+    assert isinstance(default_forge(load_settings(work, environ={}), work), GitHubForge)
     monkeypatch.delenv("GITHUB_TOKEN")
-    assert isinstance(forge_for(with_repo, work), LocalForge)
+    assert isinstance(default_forge(with_repo, work), LocalForge)

@@ -22,16 +22,13 @@ from starlette.concurrency import run_in_threadpool
 from starlette.requests import ClientDisconnect
 
 from devbot.config import Settings
-from devbot.runs.inbox import Inbox
+from devbot.runs.state.inbox import Inbox, Item
 from devbot.triggers.webhook.body import Refused, check_declared, read_body
 from devbot.triggers.webhook.events import Malformed, classify
 from devbot.triggers.webhook.limits import ByteBudget, Limits
 from devbot.triggers.webhook.signature import Verifier, well_formed
 
 log = logging.getLogger("devbot.webhook")
-
-
-Item = tuple[str, str, str, dict[str, Any]]
 
 
 class BatchWriter:

@@ -13,10 +13,11 @@ can write, such as devbot's markers in a body.
 from __future__ import annotations
 
 import re
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 from typing import Any, Literal
 
 from devbot.config import Settings
+from devbot.runs.requests import FeedbackTrigger, IssueTrigger, Trigger
 from devbot.untrusted import clean_untrusted
 from devbot.vcs.forge import Comment, CommentKind, same_login
 
@@ -34,7 +35,17 @@ class Decision:
     verdict: Literal["accepted", "ignored"]
     reason: str
     action: str = ""
-    trigger: dict[str, Any] | None = None
+    trigger: Trigger | None = None
+
+
+@dataclass(frozen=True)
+class _Delivery:
+    """What every trigger of one delivery carries."""
+
+    action: str
+    delivery_id: str
+    received_at: float
+    sender: str
 
 
 def _object(parent: dict[str, Any], key: str) -> dict[str, Any]:
@@ -133,15 +144,8 @@ def classify(
     sender = _object(payload, "sender")
     if is_bot(sender):
         return Decision("ignored", "sent by a bot", action)
-    repository = _object(payload, "repository")
-    base: dict[str, Any] = {
-        "event": event,
-        "action": action,
-        "delivery_id": delivery_id,
-        "received_at": received_at,
-        "repository": _text(repository, "full_name"),
-        "sender": _text(sender, "login", required=True),
-    }
+    _object(payload, "repository")
+    base = _Delivery(action, delivery_id, received_at, _text(sender, "login", required=True))
     if event == "issues":
         return _issue_event(payload, settings, base)
     if event == "issue_comment":
@@ -150,16 +154,11 @@ def classify(
 
 
 def _feedback(
-    base: dict[str, Any], number: int, comment: Comment, owner: bool, mentioned: bool
-) -> dict[str, Any]:
-    return {
-        **base,
-        "kind": "feedback",
-        "number": number,
-        "pr_is_devbots": owner,
-        "mentioned": mentioned,
-        "comment": asdict(comment),
-    }
+    base: _Delivery, number: int, comment: Comment, owner: bool, mentioned: bool
+) -> FeedbackTrigger:
+    return FeedbackTrigger(
+        base.delivery_id, base.received_at, base.sender, number, comment, owner, mentioned
+    )
 
 
 def _own_or_bot(raw: dict[str, Any], identity: str) -> str | None:
@@ -172,9 +171,9 @@ def _own_or_bot(raw: dict[str, Any], identity: str) -> str | None:
 
 
 def _review_event(
-    event: str, payload: dict[str, Any], settings: Settings, base: dict[str, Any], identity: str
+    event: str, payload: dict[str, Any], settings: Settings, base: _Delivery, identity: str
 ) -> Decision:
-    action = base["action"]
+    action = base.action
     pull = _object(payload, "pull_request")
     number = _integer(pull, "number")
     if event == "pull_request_review_comment":
@@ -206,9 +205,9 @@ def _review_event(
 
 
 def _issue_comment(
-    payload: dict[str, Any], settings: Settings, base: dict[str, Any], identity: str
+    payload: dict[str, Any], settings: Settings, base: _Delivery, identity: str
 ) -> Decision:
-    action = base["action"]
+    action = base.action
     if action != "created":
         return Decision("ignored", f"comment {action or 'without action'}", action)
     issue = _object(payload, "issue")
@@ -232,8 +231,8 @@ def _issue_comment(
     return Decision("accepted", "issue plan", action, _issue_plan(base, issue, comment))
 
 
-def _issue_event(payload: dict[str, Any], settings: Settings, base: dict[str, Any]) -> Decision:
-    action = base["action"]
+def _issue_event(payload: dict[str, Any], settings: Settings, base: _Delivery) -> Decision:
+    action = base.action
     if action != "labeled":
         return Decision("ignored", f"issue {action or 'without action'}", action)
     label = payload.get("label")
@@ -246,15 +245,13 @@ def _issue_event(payload: dict[str, Any], settings: Settings, base: dict[str, An
     return Decision("accepted", "issue plan", action, _issue_plan(base, issue, None))
 
 
-def _issue_plan(
-    base: dict[str, Any], issue: dict[str, Any], comment: Comment | None
-) -> dict[str, Any]:
-    return {
-        **base,
-        "kind": "issue_plan",
-        "number": _integer(issue, "number"),
-        "title": _text(issue, "title"),
-        "body": _text(issue, "body"),
-        "updated_at": _text(issue, "updated_at"),
-        "comment": asdict(comment) if comment else None,
-    }
+def _issue_plan(base: _Delivery, issue: dict[str, Any], comment: Comment | None) -> IssueTrigger:
+    return IssueTrigger(
+        base.delivery_id,
+        base.received_at,
+        base.sender,
+        _integer(issue, "number"),
+        _text(issue, "title"),
+        _text(issue, "body"),
+        comment,
+    )

@@ -17,8 +17,20 @@ from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
+import uvicorn
+
 from devbot.config import ConfigError, Settings
+from devbot.runs.engine.engine import Engine, running
+from devbot.runs.runtime import ForgeUnavailable, Runtime
+from devbot.triggers.webhook.app import create_app
+from devbot.triggers.webhook.connections import (
+    ConnectionGuard,
+    connection_cap,
+    protocol_class,
+    raise_fd_limit,
+)
 from devbot.triggers.webhook.limits import Limits
+from devbot.triggers.webhook.log_limit import RateLimitFilter, limit_logging
 
 SECRET_ENV = "DEVBOT_WEBHOOK_SECRET"
 log = logging.getLogger("devbot.webhook")
@@ -72,36 +84,33 @@ class WebhookServer:
 
     def __init__(
         self,
-        repo: Path,
-        settings: Settings,
-        flags: dict[str, Any],
+        runtime: Runtime,
         secret: bytes,
         *,
+        identity: str,
+        engine: Engine | None = None,
+        flags: dict[str, Any] | None = None,
         host: str = "127.0.0.1",
         port: int = 8000,
-        dispatch: bool = True,
-        identity: str,
         limits: Limits | None = None,
     ) -> None:
-        """`identity`: devbot's own login on the forge (`forge_identity`)."""
-        from devbot.runs.webhook_flow import dispatch_pending, inbox_for
-        from devbot.triggers.webhook.app import create_app
-        from devbot.triggers.webhook.connections import (
-            ConnectionGuard,
-            connection_cap,
-            raise_fd_limit,
-        )
-
-        self.repo, self.settings = repo, settings
+        """`identity`: devbot's own login on the forge (`forge_identity`). With `engine`,
+        accepted deliveries are dispatched to their workflows (with the server's `flags`);
+        without, they are only stored."""
+        settings = runtime.settings
+        self.runtime, self.settings = runtime, settings
         limits = limits or Limits.from_settings(settings)
         self.limits = replace(
             limits, max_connections=connection_cap(limits.max_connections, raise_fd_limit())
         )
         self.guard = ConnectionGuard(self.limits)
-        self.inbox = inbox_for(settings, repo)
-        self.dispatcher = Dispatcher(lambda: dispatch_pending(settings, repo, flags))
-        self.dispatch = dispatch
-        wake = self.dispatcher.wake if dispatch else (lambda: None)
+        self.inbox = runtime.inbox
+        passed = dict(flags or {})
+        self.dispatcher = Dispatcher(
+            lambda: engine.dispatch_deliveries(passed) if engine is not None else 0
+        )
+        self.dispatch = engine is not None
+        wake = self.dispatcher.wake if self.dispatch else (lambda: None)
         self.app = create_app(
             secret=secret,
             settings=settings,
@@ -121,11 +130,6 @@ class WebhookServer:
         return f"http://{self.host}:{self.port}"
 
     def _uvicorn(self) -> Any:
-        import uvicorn
-
-        from devbot.triggers.webhook.connections import protocol_class
-        from devbot.triggers.webhook.log_limit import RateLimitFilter, limit_logging
-
         config = uvicorn.Config(
             self.app,
             log_level="warning",
@@ -179,33 +183,31 @@ class WebhookServer:
             self.socket.close()
 
 
-def forge_identity(settings: Settings, repo: Path) -> str:
+def forge_identity(runtime: Runtime) -> str:
     """devbot's own login on the forge, which tells its PRs and comments from anyone's."""
-    from devbot.runs.forges import ForgeUnavailable, feedback_forge_for
-    from devbot.vcs.github.client import GitHubError
+    from devbot.vcs.github.client import GitHubError  # lazy: httpx only with GitHub
 
     try:
-        return feedback_forge_for(settings, repo).identity()
+        return runtime.feedback_forge().identity()
     except (ForgeUnavailable, GitHubError) as exc:
         raise ConfigError(f"devbot serve cannot learn its own login on the forge: {exc}") from None
-
-
-def start_engine(settings: Settings, repo: Path) -> None:
-    """DBOS in this process, serving the run queue and the per-PR feedback queue."""
-    from devbot.runs.engine import launch_engine
-    from devbot.runs.webhook_flow import register_feedback_queue
-
-    launch_engine(settings, repo, serve_queue=True)
-    register_feedback_queue(settings)
 
 
 def serve(
     repo: Path, settings: Settings, flags: dict[str, Any], host: str, port: int, say: Any
 ) -> int:
     secret = webhook_secret()
-    identity = forge_identity(settings, repo)
-    start_engine(settings, repo)
-    server = WebhookServer(repo, settings, flags, secret, host=host, port=port, identity=identity)
-    say(f"devbot serve: POST {server.url}/webhook, GET {server.url}/healthz (repo {repo})")
-    server.serve_forever()
+    with running(settings, repo, serve_queue=True, serve_feedback=True) as engine:
+        identity = forge_identity(engine.runtime)
+        server = WebhookServer(
+            engine.runtime,
+            secret,
+            identity=identity,
+            engine=engine,
+            flags=flags,
+            host=host,
+            port=port,
+        )
+        say(f"devbot serve: POST {server.url}/webhook, GET {server.url}/healthz (repo {repo})")
+        server.serve_forever()
     return 0

@@ -37,7 +37,7 @@ def github_forge_for(
     credentials = credentials_from_env(env, settings.github_app_id, ref.full_name)
     if credentials is None:
         return None
-    from devbot.vcs.github.client import GitHubClient
+    from devbot.vcs.github.client import GitHubClient  # lazy: httpx only when GitHub is used
 
     client = GitHubClient(
         settings.github_api_url,

@@ -11,8 +11,6 @@ import re
 from dataclasses import dataclass
 from urllib.parse import urlsplit
 
-DEFAULT_API_URL = "https://api.github.com"
-
 _SCP_LIKE = re.compile(r"^(?:[^@/]+@)?(?P<host>[^:/]+):(?P<path>[^/].*)$")
 _SSH_ALIASES = {"ssh.github.com": "github.com"}
 _NAME = re.compile(r"^[A-Za-z0-9_.-]+$")

@@ -14,12 +14,14 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from dbos import DBOS
+
 from devbot.config import Settings
-from devbot.runs.store import ACTIVE_STATUSES, RunRecord, RunStore
-
-
-class RunStateError(RuntimeError):
-    """The run is not in a state where this operation makes sense; the message says why."""
+from devbot.runs.engine.engine import Engine
+from devbot.runs.engine.flows import QUEUE_NAME
+from devbot.runs.flows.plan import plan_sha
+from devbot.runs.requests import PlanRequest
+from devbot.runs.state.store import ACTIVE_STATUSES, RunRecord, RunStateError, RunStore
 
 
 @dataclass(frozen=True)
@@ -30,8 +32,6 @@ class Outcome:
 
 
 def _workflow(run_id: str) -> Any:
-    from dbos import DBOS
-
     found = DBOS.list_workflows(workflow_ids=[run_id], load_input=True, load_output=False)
     return found[0] if found else None
 
@@ -44,12 +44,9 @@ def cancel_run(store: RunStore, run_id: str) -> Outcome:
     return Outcome(record, f"run {record.id} will stop at its next step boundary", wait=False)
 
 
-def resume_run(store: RunStore, run_id: str, *, queue_name: str) -> Outcome:
+def resume_run(engine: Engine, run_id: str) -> Outcome:
     """Make a stopped run go on from its last recorded step."""
-    from dbos import DBOS
-
-    from devbot.runs.engine import current_registry, executor_id
-
+    store = engine.runtime.store
     record = store.get(run_id)
     workflow = _workflow(record.id)
     if workflow is None:
@@ -66,9 +63,9 @@ def resume_run(store: RunStore, run_id: str, *, queue_name: str) -> Outcome:
         )
     if status == "PENDING":
         owner = workflow.executor_id or ""
-        registry = current_registry()
+        registry = engine.registry
         row = registry.get(owner)
-        if owner == executor_id() and row is not None and row.token == registry.token:
+        if owner == engine.executor_id and row is not None and row.token == registry.token:
             return Outcome(
                 record, f"run {record.id} resumes from its last step in this process", wait=True
             )
@@ -78,41 +75,25 @@ def resume_run(store: RunStore, run_id: str, *, queue_name: str) -> Outcome:
                 f"run {record.id} is running on worker {owner} (pid {row.pid} on {row.host})"
             )
     store.update(record.id, status="queued", message="", finished_at=None)
-    DBOS.resume_workflow(record.id, queue_name=workflow.queue_name or queue_name)
+    DBOS.resume_workflow(record.id, queue_name=workflow.queue_name or QUEUE_NAME)
     return Outcome(store.get(record.id), f"run {record.id} resumes from its last step", wait=True)
 
 
-def retry_run(store: RunStore, run_id: str, repo: Path, settings: Settings) -> RunRecord:
+def retry_run(engine: Engine, run_id: str, settings: Settings) -> RunRecord:
     """Start a new run of the plan content the earlier run had."""
-    from devbot.plans.plan import parse_plan_text
-    from devbot.runs.service import start_plan_run
-
-    record = store.get(run_id)
+    record = engine.runtime.store.get(run_id)
     if record.status in ACTIVE_STATUSES:
         raise RunStateError(f"run {record.id} is still {record.status}; cancel it first")
     workflow = _workflow(record.id)
-    request: dict[str, Any] | None = None
-    if workflow is not None and workflow.input is not None and workflow.input["args"]:
-        request = workflow.input["args"][0]
-    if request is not None:
-        text = str(request["plan_text"])
+    args = workflow.input["args"] if workflow is not None and workflow.input else ()
+    if args and isinstance(args[0], PlanRequest):
+        text = args[0].plan.text
     else:
         plan_file = Path(record.repo) / record.plan_path
         text = plan_file.read_text(encoding="utf-8") if plan_file.is_file() else ""
-        from devbot.runs.plan_run import plan_sha
-
         if plan_sha(text) != record.plan_sha:
             raise RunStateError(
                 f"run {record.id}'s plan content is gone (no durable input, "
                 f"{record.plan_path} changed); run the plan again with `devbot run`"
             )
-    plan = parse_plan_text(text, Path(record.repo) / record.plan_path, settings.max_plan_bytes)
-    return start_plan_run(
-        Path(record.repo),
-        record.plan_path,
-        plan.text,
-        plan.slug,
-        plan.title,
-        settings,
-        via_queue=settings.workers == "external",
-    )
+    return engine.flows.submit(Path(record.repo), record.plan_path, text, settings).record

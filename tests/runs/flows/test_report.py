@@ -6,7 +6,7 @@ import datetime as dt
 from dataclasses import replace
 
 from devbot.plans.report import parse_report, render_report
-from devbot.runs.report_builder import RunFacts, build_report, describe_change
+from devbot.runs.flows.report import RunFacts, build_report, describe_change
 from devbot.vcs.git import Change
 
 FACTS = RunFacts(

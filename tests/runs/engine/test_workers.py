@@ -18,10 +18,9 @@ import pytest
 
 from devbot.config import Settings, load_settings
 from devbot.llm.scripted import ScriptedModel
-from devbot.runs.engine import shutdown_engine
-from devbot.runs.service import submit_plan
-from devbot.runs.state import close_stores, store_for
-from devbot.runs.store import RunRecord
+from devbot.runs.engine.engine import Engine
+from devbot.runs.runtime import Runtime
+from devbot.runs.state.store import RunRecord
 from devbot.vcs.forge import LocalForge
 from tests.fixtures.devbot_process import DevbotProcess, StepReader, output_of
 from tests.fixtures.model_servers import OpenAIServer
@@ -44,6 +43,14 @@ class Fleet:
     procs: DevbotProcess
     server: OpenAIServer
     url: str
+    engines: list[Engine]
+
+    @property
+    def engine(self) -> Engine:
+        """The test process's engine (a submitter), launched at first use."""
+        if not self.engines:
+            self.engines.append(Engine.launch(Runtime.open(self.settings, self.repos[0].work)))
+        return self.engines[0]
 
     def submit(self, runs_per_repo: int) -> list[str]:
         ids = []
@@ -52,7 +59,8 @@ class Fleet:
                 plan = repo.work / "ai-plans" / f"261124__PLAN__task-{index:02d}.md"
                 plan.parent.mkdir(parents=True, exist_ok=True)
                 plan.write_text(f"# Task {index}\n\nWrite out.txt.\n", encoding="utf-8")
-                ids.append(submit_plan(repo.work, plan, self.settings).record.id)
+                submitted = self.engine.submit_plan(plan, self.settings, repo=repo.work)
+                ids.append(submitted.record.id)
         return ids
 
     def worker(self, worker_id: str, **env: str) -> subprocess.Popen[str]:
@@ -65,7 +73,7 @@ class Fleet:
         )
 
     def records(self, ids: list[str]) -> list[RunRecord]:
-        store = store_for(self.settings, self.repos[0].work)
+        store = self.engine.runtime.store
         return [store.get(run_id) for run_id in ids]
 
     def wait_done(self, ids: list[str], timeout: float = 150) -> list[RunRecord]:
@@ -103,15 +111,18 @@ def fleet(
         procs = DevbotProcess(logs=tmp_path)
         procs.env = common
         started.append(procs)
-        return Fleet(clones, settings, procs, server, postgres_url)
+        fleet = Fleet(clones, settings, procs, server, postgres_url, engines)
+        return fleet
 
     made: list[OpenAIServer] = []
     started: list[DevbotProcess] = []
+    engines: list[Engine] = []
     yield make  # type: ignore[misc]
     for procs in started:
         procs.close()
-    shutdown_engine()
-    close_stores()
+    for engine in engines:
+        engine.shutdown()
+        engine.runtime.close()
     for server in made:
         server.stop()
 

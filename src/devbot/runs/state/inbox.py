@@ -8,12 +8,12 @@ dispatcher pass starts it (the workflow id is the delivery id, so never twice).
 
 from __future__ import annotations
 
-import json
-import time
 from dataclasses import dataclass
 from typing import Any
 
 import sqlalchemy as sa
+
+from devbot.runs.requests import Trigger, trigger_from_json, trigger_to_json
 
 _metadata = sa.MetaData()
 
@@ -33,6 +33,10 @@ _pending_index = sa.Index(
 )
 
 
+Item = tuple[str, str, str, Trigger]
+"""(delivery id, event, action, trigger) of one accepted delivery."""
+
+
 @dataclass(frozen=True)
 class Delivery:
     delivery_id: str
@@ -40,7 +44,7 @@ class Delivery:
     action: str
     received_at: float
     status: str
-    trigger: dict[str, Any]
+    trigger: Trigger
     note: str = ""
 
 
@@ -51,7 +55,7 @@ class Inbox:
         self.engine = engine
         _metadata.create_all(engine)
 
-    def record(self, delivery_id: str, event: str, action: str, trigger: dict[str, Any]) -> bool:
+    def record(self, delivery_id: str, event: str, action: str, trigger: Trigger) -> bool:
         """Store a new delivery as pending; False (and nothing written) for a known id."""
         row = _row(delivery_id, event, action, trigger)
         try:
@@ -61,7 +65,7 @@ class Inbox:
             return False
         return True
 
-    def record_many(self, items: list[tuple[str, str, str, dict[str, Any]]]) -> list[bool]:
+    def record_many(self, items: list[Item]) -> list[bool]:
         """`record` for a batch in one transaction (one commit for many deliveries): for
         each (delivery_id, event, action, trigger), whether it was new."""
         ids = [item[0] for item in items]
@@ -122,19 +126,19 @@ class Inbox:
             return {row[0] for row in conn.execute(sa.select(deliveries_table.c.delivery_id))}
 
 
-def _row(delivery_id: str, event: str, action: str, trigger: dict[str, Any]) -> dict[str, Any]:
+def _row(delivery_id: str, event: str, action: str, trigger: Trigger) -> dict[str, Any]:
     return {
         "delivery_id": delivery_id,
         "event": event,
         "action": action,
-        "received_at": trigger.get("received_at") or time.time(),
+        "received_at": trigger.received_at,
         "status": "pending",
-        "trigger": json.dumps(trigger, ensure_ascii=False),
+        "trigger": trigger_to_json(trigger),
         "note": "",
     }
 
 
 def _delivery(row: sa.Row[Any]) -> Delivery:
     values = dict(row._mapping)
-    values["trigger"] = json.loads(values["trigger"])
+    values["trigger"] = trigger_from_json(values["trigger"])
     return Delivery(**values)

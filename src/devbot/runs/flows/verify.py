@@ -10,6 +10,7 @@ recorded results, so a resumed run takes exactly the same path.
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -22,6 +23,50 @@ from devbot.templating import render
 StepRecorder = Callable[[str, Callable[[], Any]], Any]
 FEEDBACK_CHARS = 6_000
 REPORT_CHARS = 4_000
+
+
+@dataclass(frozen=True)
+class SetupRun:
+    """The setup command's one run (recorded)."""
+
+    command: str
+    exit_code: int
+    timed_out: bool
+    output: str
+    network: bool
+
+
+@dataclass(frozen=True)
+class TestRun:
+    """One run of the test command (recorded)."""
+
+    command: str
+    source: str
+    exit_code: int
+    timed_out: bool
+    duration_s: float
+    output: str
+
+
+@dataclass(frozen=True)
+class TestSummary:
+    """What the report and the verdict need to know about a run's tests."""
+
+    runs: tuple[TestRun, ...]
+    fix_rounds: int
+    max_test_rounds: int
+    setup: SetupRun | None
+    sandbox: str
+    isolated: bool
+
+    @property
+    def last(self) -> TestRun | None:
+        return self.runs[-1] if self.runs else None
+
+    @property
+    def passed(self) -> bool:
+        """True when the last test run passed, or when no test ran."""
+        return self.last is None or self.last.exit_code == 0
 
 
 class Verification:
@@ -42,8 +87,8 @@ class Verification:
         self.sandbox = sandbox
         self.record = record
         self.say = say
-        self.setup: dict[str, Any] | None = None
-        self.runs: list[dict[str, Any]] = []
+        self.setup: SetupRun | None = None
+        self.runs: list[TestRun] = []
         self.fix_rounds = 0
         self.reviewed_last = False
 
@@ -55,18 +100,13 @@ class Verification:
             return
         network = self.settings.sandbox_network in ("setup", "all")
 
-        def setup() -> dict[str, Any]:
+        def setup() -> SetupRun:
             self.say(f"setup: {command}" + (" (network on)" if network else ""))
             result = self.sandbox.run(
                 command, self.worktree, self.settings.command_timeout_s, network=network
             )
-            return {
-                "command": command,
-                "exit_code": result.exit_code,
-                "timed_out": result.timed_out,
-                "output": clip(result.output, REPORT_CHARS),
-                "network": network,
-            }
+            output = clip(result.output, REPORT_CHARS)
+            return SetupRun(command, result.exit_code, result.timed_out, output, network)
 
         self.setup = self.record("setup", setup)
 
@@ -74,55 +114,46 @@ class Verification:
         """Called when the agent finishes: None to accept, else why it must go on."""
         outcome = self._run_tests()
         self.reviewed_last = True
-        if outcome is None or outcome["exit_code"] == 0:
+        if outcome is None or outcome.exit_code == 0:
             return None
         if self.fix_rounds >= self.settings.max_test_rounds:
             return None
         self.fix_rounds += 1
         self.reviewed_last = False
-        timeout_note = " (it timed out)" if outcome["timed_out"] else ""
+        timeout_note = " (it timed out)" if outcome.timed_out else ""
         return render(
             "devbot.runs",
             "tests_failed.txt",
-            command=outcome["command"],
+            command=outcome.command,
             backend=self.sandbox.name,
-            exit_code=outcome["exit_code"],
+            exit_code=outcome.exit_code,
             timeout_note=timeout_note,
             round=self.fix_rounds,
             max_rounds=self.settings.max_test_rounds,
-            output=clip(outcome["output"], FEEDBACK_CHARS).rstrip() or "(no output)",
+            output=clip(outcome.output, FEEDBACK_CHARS).rstrip() or "(no output)",
         ).strip()
 
-    def final(self, agent_submitted: bool, *, run_tests: bool = True) -> dict[str, Any]:
+    def final(self, agent_submitted: bool, *, run_tests: bool = True) -> TestSummary:
         """The verification summary for the report; runs the tests once more unless the
         last test run saw the final tree (or `run_tests` is False, e.g. when cancelled)."""
         if run_tests and not (agent_submitted and self.reviewed_last):
             self._run_tests()
-        last = self.runs[-1] if self.runs else None
-        return {
-            "command": last["command"] if last else None,
-            "source": last["source"] if last else None,
-            "exit_code": last["exit_code"] if last else 0,
-            "timed_out": last["timed_out"] if last else False,
-            "output": last["output"] if last else "",
-            "runs": [
-                {key: run[key] for key in ("exit_code", "timed_out", "duration_s")}
-                for run in self.runs
-            ],
-            "fix_rounds": self.fix_rounds,
-            "max_test_rounds": self.settings.max_test_rounds,
-            "setup": self.setup,
-            "sandbox": self.sandbox.name,
-            "isolated": self.sandbox.isolated,
-        }
+        return TestSummary(
+            runs=tuple(self.runs),
+            fix_rounds=self.fix_rounds,
+            max_test_rounds=self.settings.max_test_rounds,
+            setup=self.setup,
+            sandbox=self.sandbox.name,
+            isolated=self.sandbox.isolated,
+        )
 
-    def _run_tests(self) -> dict[str, Any] | None:
+    def _run_tests(self) -> TestRun | None:
         """One recorded test run (resolving the command on the tree as it is now)."""
 
-        def verify() -> dict[str, Any]:
+        def verify() -> TestRun | None:
             resolved = resolve_test_command(self.plan_test_command, self.settings, self.worktree)
             if resolved is None:
-                return {"command": None}
+                return None
             command, source = resolved
             self.say(f"running tests ({source}): {command}")
             network = self.settings.sandbox_network == "all"
@@ -130,19 +161,14 @@ class Verification:
                 command, self.worktree, self.settings.command_timeout_s, network=network
             )
             self.say(f"tests exited {result.exit_code} in {result.duration_s:.1f}s")
-            return {
-                "command": command,
-                "source": source,
-                "exit_code": result.exit_code,
-                "timed_out": result.timed_out,
-                "duration_s": round(result.duration_s, 3),
-                "output": result.output,
-            }
+            duration = round(result.duration_s, 3)
+            return TestRun(
+                command, source, result.exit_code, result.timed_out, duration, result.output
+            )
 
-        outcome: dict[str, Any] = self.record("verify", verify)
-        if outcome["command"] is None:
-            return None
-        self.runs.append(outcome)
+        outcome: TestRun | None = self.record("verify", verify)
+        if outcome is not None:
+            self.runs.append(outcome)
         return outcome
 
 
@@ -161,52 +187,52 @@ def resolve_test_command(
     return command, f"detected: {why}"
 
 
-def tests_failure(tests: dict[str, Any]) -> str | None:
+def tests_failure(tests: TestSummary) -> str | None:
     """Why the tests make a run fail, or None when they passed or none ran."""
-    if not tests.get("command") or tests["exit_code"] == 0:
+    last = tests.last
+    if last is None or last.exit_code == 0:
         return None
-    rounds = tests.get("fix_rounds", 0)
+    rounds = tests.fix_rounds
     after = f" after {rounds} fix round{'s' if rounds != 1 else ''}" if rounds else ""
-    how = "timed out" if tests.get("timed_out") else f"exited {tests['exit_code']}"
-    return f"tests failed{after}: `{tests['command']}` {how}"
+    how = "timed out" if last.timed_out else f"exited {last.exit_code}"
+    return f"tests failed{after}: `{last.command}` {how}"
 
 
-def testing_notes(tests: dict[str, Any]) -> tuple[str, ...]:
+def testing_notes(tests: TestSummary) -> tuple[str, ...]:
     """The report's Testing Notes: what ran where, what passed or failed, failing output."""
     notes: list[str] = []
-    sandbox = tests.get("sandbox", "local")
-    if not tests.get("isolated", False):
+    if not tests.isolated:
         notes.append(
-            f"Warning: nothing was isolated. The `{sandbox}` sandbox ran every command on the"
-            " host with the user's rights and network; only the environment was filtered."
+            f"Warning: nothing was isolated. The `{tests.sandbox}` sandbox ran every command on"
+            " the host with the user's rights and network; only the environment was filtered."
         )
-    setup = tests.get("setup")
+    setup = tests.setup
     if setup:
-        verdict = "succeeded" if setup["exit_code"] == 0 else f"failed (exit {setup['exit_code']})"
-        network = "with" if setup.get("network") else "without"
-        notes.append(f"Setup `{setup['command']}` {verdict} ({network} network).")
-        if setup["exit_code"] != 0:
-            notes.append(_fenced("Setup output (clipped)", setup["output"]))
-    if not tests.get("command"):
+        verdict = "succeeded" if setup.exit_code == 0 else f"failed (exit {setup.exit_code})"
+        network = "with" if setup.network else "without"
+        notes.append(f"Setup `{setup.command}` {verdict} ({network} network).")
+        if setup.exit_code != 0:
+            notes.append(_fenced("Setup output (clipped)", setup.output))
+    last = tests.last
+    if last is None:
         notes.append("No test command was configured or detected: no test ran.")
         return tuple(notes)
-    runs = tests.get("runs", [])
-    verdict = "passed" if tests["exit_code"] == 0 else f"failed (exit {tests['exit_code']})"
+    runs = tests.runs
+    verdict = "passed" if last.exit_code == 0 else f"failed (exit {last.exit_code})"
     notes.append(
-        f"`{tests['command']}` ({tests.get('source', '')}) {verdict} in the `{sandbox}`"
+        f"`{last.command}` ({last.source}) {verdict} in the `{tests.sandbox}`"
         f" sandbox; {len(runs)} test run{'s' if len(runs) != 1 else ''},"
-        f" {tests.get('fix_rounds', 0)} of at most {tests.get('max_test_rounds', 0)}"
-        " fix rounds."
+        f" {tests.fix_rounds} of at most {tests.max_test_rounds} fix rounds."
     )
     if len(runs) > 1:
         history = ", ".join(
-            "timed out" if run["timed_out"] else f"exit {run['exit_code']}" for run in runs
+            "timed out" if run.timed_out else f"exit {run.exit_code}" for run in runs
         )
         notes.append(f"Test runs in order: {history}.")
-    if tests.get("timed_out"):
+    if last.timed_out:
         notes.append("The last test run timed out.")
-    if tests["exit_code"] != 0:
-        notes.append(_fenced("Failing output (clipped)", tests["output"]))
+    if last.exit_code != 0:
+        notes.append(_fenced("Failing output (clipped)", last.output))
     return tuple(notes)
 
 

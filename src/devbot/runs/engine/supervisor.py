@@ -14,14 +14,12 @@ from __future__ import annotations
 import logging
 import threading
 import time
-from pathlib import Path
 from typing import Any
 
-from devbot.config import Settings
-from devbot.runs import progress
-from devbot.runs.state import store_for
-from devbot.runs.store import RunRecord, RunStore
-from devbot.runs.workers import WorkerRegistry
+from devbot.runs.engine.workers import WorkerRegistry
+from devbot.runs.requests import RunResult
+from devbot.runs.runtime import Runtime
+from devbot.runs.state.store import RunRecord
 
 log = logging.getLogger("devbot.supervisor")
 
@@ -32,19 +30,14 @@ class Supervisor:
     """Runs `sweep` every `beat_s` seconds on a daemon thread until `stop`."""
 
     def __init__(
-        self, settings: Settings, repo: Path, registry: WorkerRegistry, executor_id: str
+        self, runtime: Runtime, registry: WorkerRegistry, executor_id: str, app_version: str
     ) -> None:
-        self.settings = settings
-        self.repo = repo
+        self.runtime, self.settings, self.store = runtime, runtime.settings, runtime.store
         self.registry = registry
-        self.executor_id = executor_id
-        self.beat_s = max(0.2, min(2.0, settings.worker_timeout_s / 4))
+        self.executor_id, self.app_version = executor_id, app_version
+        self.beat_s = max(0.2, min(2.0, self.settings.worker_timeout_s / 4))
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._loop, name="devbot-supervisor", daemon=True)
-
-    @property
-    def store(self) -> RunStore:
-        return store_for(self.settings, self.repo)
 
     def start(self) -> None:
         self._thread.start()
@@ -117,11 +110,12 @@ class Supervisor:
             return
         status = workflow.status
         if status == "SUCCESS":
-            output = workflow.output if isinstance(workflow.output, dict) else {}
+            output = workflow.output
+            ended = isinstance(output, RunResult)
             self.store.update(
                 record.id,
-                status=output.get("status", "failed"),
-                message=output.get("message", record.message),
+                status=output.status if ended else "failed",
+                message=output.message if ended else record.message,
                 finished_at=record.finished_at or now,
             )
         elif status == "ERROR":
@@ -137,15 +131,13 @@ class Supervisor:
         """Fail a run whose owner lives but whose last step ended `stall_timeout_s` ago."""
         from dbos import DBOS
 
-        from devbot.runs.engine import APPLICATION_VERSION
-
         if not self.registry.is_alive(self.registry.get(workflow.executor_id or "")):
-            if workflow.app_version and workflow.app_version != APPLICATION_VERSION:
+            if workflow.app_version and workflow.app_version != self.app_version:
                 DBOS.cancel_workflow(record.id)
                 self._fail(
                     record,
                     f"started by {workflow.app_version}, which no live worker runs; "
-                    f"{APPLICATION_VERSION} cannot continue it: `devbot runs retry` starts it anew",
+                    f"{self.app_version} cannot continue it: `devbot runs retry` starts it anew",
                 )
             return  # otherwise recovery's business, not a stall
         steps = DBOS.list_workflow_steps(record.id, load_output=False)
@@ -164,4 +156,4 @@ class Supervisor:
 
     def _fail(self, record: RunRecord, reason: str) -> None:
         self.store.update(record.id, status="failed", message=reason, finished_at=time.time())
-        progress.emit(record.id, f"run failed: {reason}")
+        self.runtime.progress.emit(record.id, f"run failed: {reason}")

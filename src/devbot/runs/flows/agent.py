@@ -15,10 +15,10 @@ from devbot.agent import Agent, AgentResult, Task
 from devbot.agent.limits import Limits
 from devbot.agent.protocols import get_protocol
 from devbot.config import Settings
-from devbot.llm import make_model
 from devbot.outward import outward
-from devbot.runs.store import RunStore
-from devbot.runs.verify import StepRecorder, Verification
+from devbot.runs.flows.report import usage_of
+from devbot.runs.flows.verify import StepRecorder, Verification
+from devbot.runs.runtime import Runtime
 from devbot.sandbox import build_sandbox, choose_backend
 from devbot.tools.files import Workspace
 from devbot.vcs.git import Git
@@ -65,12 +65,12 @@ def make_verification(
 
 
 def run_agent(
+    runtime: Runtime,
     settings: Settings,
     tree: Git,
     task: Task,
     verification: Verification,
     *,
-    store: RunStore,
     run_id: str,
     say: Callable[[str], None],
     started_at: float,
@@ -83,22 +83,18 @@ def run_agent(
     The clock the limits read is a recorded step too: a run resumed long after its start
     replays the same decisions up to its last step, and only then meets its time limit."""
     seq = iter(range(1_000_000))
+    store = runtime.store
 
     def on_event(event: dict[str, Any]) -> None:
         store.add_event(run_id, next(seq), event)
         say(describe_event(event))
 
     agent = Agent(
-        make_model(settings),
+        runtime.model(settings),
         get_protocol(settings.protocol),
         workspace_for(tree),
         verification.sandbox,
-        Limits(
-            max_steps=settings.max_steps,
-            max_usd=settings.max_usd,
-            max_wall_s=settings.max_wall_s,
-            max_format_errors=settings.max_format_errors,
-        ),
+        limits_of(settings),
         command_timeout_s=settings.command_timeout_s,
         record=record,
         on_event=on_event,
@@ -107,13 +103,14 @@ def run_agent(
         review_finish=verification.review_finish,
     )
     result = agent.run(task, started_at=started_at)
-    store.update(
-        run_id,
-        exit_status=str(result.exit_status),
-        steps=result.steps,
-        model_calls=result.model_calls,
-        prompt_tokens=result.prompt_tokens,
-        completion_tokens=result.completion_tokens,
-        cost_usd=result.cost_usd,
-    )
+    store.update(run_id, exit_status=str(result.exit_status), **usage_of(result))
     return result
+
+
+def limits_of(settings: Settings) -> Limits:
+    return Limits(
+        max_steps=settings.max_steps,
+        max_usd=settings.max_usd,
+        max_wall_s=settings.max_wall_s,
+        max_format_errors=settings.max_format_errors,
+    )

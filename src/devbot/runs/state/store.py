@@ -96,6 +96,10 @@ class RunRecord:
 _RECORD_FIELDS = [f.name for f in fields(RunRecord)]
 
 
+class RunStateError(RuntimeError):
+    """The run is not in a state where this operation makes sense; the message says why."""
+
+
 class RunNotFound(LookupError):
     pass
 
@@ -113,6 +117,7 @@ class RunStore:
     """Reads and writes run records; every write is idempotent so replayed steps are harmless."""
 
     def __init__(self, url: str) -> None:
+        self.url = url
         self.engine = sa.create_engine(_with_driver(url))
         create_tables(_metadata, self.engine)
 

@@ -88,6 +88,25 @@ def build_report(facts: RunFacts, changes: Sequence[Change]) -> Report:
     key_changes = _bullets(facts.summary) or (
         [f"{len(changes)} file(s) changed, see Files Changed."] if changes else []
     )
+    return Report(
+        filename=facts.report_path,
+        title=f"Report: {facts.title}",
+        date=facts.date,
+        plan_file=facts.plan_path,
+        status=facts.status,
+        created=by_status["A"],
+        modified=by_status["M"],
+        deleted=by_status["D"],
+        tags=facts.tags,
+        summary=summary,
+        key_changes=key_changes,
+        technical_decisions=_decisions(facts),
+        testing_notes=list(facts.testing_notes),
+        next_steps=_next_steps(facts),
+    )
+
+
+def _decisions(facts: RunFacts) -> list[str]:
     usage = (
         f"{facts.steps} agent steps, {facts.model_calls} model calls, "
         f"{facts.prompt_tokens:,} prompt + {facts.completion_tokens:,} completion tokens, "
@@ -105,44 +124,35 @@ def build_report(facts: RunFacts, changes: Sequence[Change]) -> Report:
             f"Left out of the commit: {listed} (a nested git repository or a `.git` entry "
             "is never committed)."
         )
+    return decisions
+
+
+def _next_steps(facts: RunFacts) -> list[str]:
     if facts.status == "completed":
-        next_steps = [
+        return [
             f"Review the changes: `git diff {facts.base_branch}...{facts.branch}`.",
             "Comment on the pull request for changes; merge when satisfied.",
         ]
-    else:
-        next_steps = [
-            f"The branch `{facts.branch}` holds the partial work; review it before retrying.",
-            f"Address the reason the run ended ({facts.exit_status}) and run the plan again.",
-        ]
-    return Report(
-        filename=facts.report_path,
-        title=f"Report: {facts.title}",
-        date=facts.date,
-        plan_file=facts.plan_path,
-        status=facts.status,
-        created=by_status["A"],
-        modified=by_status["M"],
-        deleted=by_status["D"],
-        tags=facts.tags,
-        summary=summary,
-        key_changes=key_changes,
-        technical_decisions=decisions,
-        testing_notes=list(facts.testing_notes),
-        next_steps=next_steps,
-    )
+    return [
+        f"The branch `{facts.branch}` holds the partial work; review it before retrying.",
+        f"Address the reason the run ended ({facts.exit_status}) and run the plan again.",
+    ]
 
 
-def agent_figures(result: AgentResult) -> dict[str, Any]:
-    """The RunFacts fields that come from the agent's result."""
+def usage_of(result: AgentResult) -> dict[str, Any]:
+    """What the agent used, as the run record and RunFacts name it."""
     return {
-        "exit_status": str(result.exit_status),
         "steps": result.steps,
         "model_calls": result.model_calls,
         "prompt_tokens": result.prompt_tokens,
         "completion_tokens": result.completion_tokens,
         "cost_usd": result.cost_usd,
     }
+
+
+def agent_figures(result: AgentResult) -> dict[str, Any]:
+    """The RunFacts fields that come from the agent's result."""
+    return {"exit_status": str(result.exit_status), **usage_of(result)}
 
 
 def commit_report(git: Git, facts: RunFacts, base_sha: str, message: str) -> str:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 import yaml
 
-from devbot.runs.state import forge_for
+from devbot.runs.runtime import default_forge
 from devbot.vcs.forge import LocalForge
 from tests.fixtures.engine import PlanRunner
 
@@ -48,7 +48,7 @@ def test_hello_plan_becomes_a_pushed_branch_with_report_and_one_pr(
     assert (repo.work / "README.md").read_text(encoding="utf-8") == "my uncommitted edit\n"
     assert not (repo.work / "hello.txt").exists()
     assert "worktrees" not in repo.git("worktree", "list")
-    forge = forge_for(plan_runner.settings([]), repo.work)
+    forge = default_forge(plan_runner.settings([]), repo.work)
     assert isinstance(forge, LocalForge)
     prs = forge.list_pull_requests()
     assert [(pr.head, pr.base, pr.title) for pr in prs] == [("devbot/task", "main", "Task")]
@@ -200,7 +200,7 @@ def test_base_branch_from_the_plan(plan_runner: PlanRunner) -> None:
 
 
 def _prs(runner: PlanRunner) -> list:  # type: ignore[type-arg]
-    forge = forge_for(runner.settings([]), runner.repo.work)
+    forge = default_forge(runner.settings([]), runner.repo.work)
     assert isinstance(forge, LocalForge)
     return forge.list_pull_requests()
 
@@ -244,7 +244,7 @@ def test_a_replay_after_the_worktree_was_removed_finishes_without_redoing_anythi
 
     replay = DBOS.fork_workflow(record.id, last).get_result()
 
-    assert replay["status"] == "completed", replay
-    assert replay["head_sha"] == record.head_sha
+    assert replay.status == "completed", replay
+    assert replay.head_sha == record.head_sha
     assert plan_runner.repo.remote_sha("devbot/task") == record.head_sha
     assert len(_prs(plan_runner)) == 1

@@ -3,15 +3,15 @@
 from __future__ import annotations
 
 from devbot.config import load_settings
-from devbot.runs.state import ensure_state_dir
+from devbot.runs.runtime import prepare_state_dir
 from tests.fixtures.repo import OriginRepo
 
 
 def test_state_dir_and_half_written_files_stay_out_of_git(origin_repo: OriginRepo) -> None:
     work = origin_repo.work
     settings = load_settings(work, environ={})
-    ensure_state_dir(settings, work)
-    ensure_state_dir(settings, work)
+    prepare_state_dir(settings, work)
+    prepare_state_dir(settings, work)
     (work / ".devbot" / "runs.sqlite").write_text("x")
     (work / ".devbot-0123abcd.tmp").write_text("half a file")
 

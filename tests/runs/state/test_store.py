@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from devbot.runs.store import RunNotFound, RunRecord, RunStore
+from devbot.runs.state.store import RunNotFound, RunRecord, RunStore
 
 
 @pytest.fixture

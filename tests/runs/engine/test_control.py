@@ -11,9 +11,9 @@ from pathlib import Path
 
 import pytest
 
-from devbot.runs.control import RunStateError, cancel_run, retry_run
-from devbot.runs.service import submit_plan, wait_for
-from devbot.runs.state import forge_for
+from devbot.runs.engine.control import cancel_run, retry_run
+from devbot.runs.runtime import default_forge
+from devbot.runs.state.store import RunStateError
 from tests.fixtures.devbot_process import DevbotProcess, StepReader, dbos_url
 from tests.fixtures.engine import PlanRunner, plan_text
 
@@ -32,31 +32,33 @@ def test_cancel_stops_at_the_next_step_and_pushes_a_cancelled_report_then_retry_
 ) -> None:
     settings = plan_runner.settings([SLOW] * 6 + [FINISH])
     plan = plan_runner.write_plan(plan_text("Work slowly.", title="Task"))
-    run_id = submit_plan(plan_runner.repo.work, plan, settings).record.id
-    store = plan_runner.store(settings)
+    run_id = plan_runner.launch(settings).submit_plan(plan, settings).record.id
+    store = plan_runner.store()
     deadline = time.monotonic() + 30
     while not store.events(run_id):
         assert time.monotonic() < deadline
         time.sleep(0.02)
     cancel_run(store, run_id)
-    wait_for(run_id)
+    plan_runner.engine.wait(run_id)
 
     record = store.get(run_id)
     assert record.status == "cancelled", record.message
     assert record.exit_status == "cancelled"
     assert record.model_calls < 6
     assert "status: cancelled" in _front(plan_runner, record.branch, record.report_path)
-    prs = forge_for(settings, plan_runner.repo.work).find_pull_request(record.branch)
+    prs = default_forge(settings, plan_runner.repo.work).find_pull_request(record.branch)
     assert prs is not None and prs.title == "[cancelled] Task"
     with pytest.raises(RunStateError, match="already ended"):
         cancel_run(store, run_id)
 
-    again = retry_run(store, run_id, plan_runner.repo.work, settings)
-    wait_for(again.id)
+    again = retry_run(plan_runner.engine, run_id, settings)
+    plan_runner.engine.wait(again.id)
     retried = store.get(again.id)
     assert retried.status == "completed", retried.message
     assert retried.branch == record.branch  # the plan's branch and PR go on
-    assert forge_for(settings, plan_runner.repo.work).find_pull_request(record.branch) is not None
+    assert (
+        default_forge(settings, plan_runner.repo.work).find_pull_request(record.branch) is not None
+    )
 
 
 def test_a_run_without_progress_past_the_deadline_is_failed_with_the_reason(
@@ -65,11 +67,11 @@ def test_a_run_without_progress_past_the_deadline_is_failed_with_the_reason(
     stuck = {"text": "@@WRITE a.txt\na\n@@END\n", "delay": 6}
     settings = plan_runner.settings([stuck, FINISH], stall_timeout_s=1, worker_timeout_s=2)
     plan = plan_runner.write_plan(plan_text("Hang.", title="Task"))
-    run_id = submit_plan(plan_runner.repo.work, plan, settings).record.id
+    run_id = plan_runner.launch(settings).submit_plan(plan, settings).record.id
     started = time.monotonic()
-    wait_for(run_id)
+    plan_runner.engine.wait(run_id)
 
-    record = plan_runner.store(settings).get(run_id)
+    record = plan_runner.store().get(run_id)
     assert record.status == "failed"
     assert "no progress for" in record.message and "stall_timeout_s" in record.message
     assert time.monotonic() - started < 5

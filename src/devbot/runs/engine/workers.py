@@ -18,7 +18,7 @@ from dataclasses import dataclass
 
 import sqlalchemy as sa
 
-from devbot.runs.store import create_tables
+from devbot.runs.state.store import create_tables
 
 _metadata = sa.MetaData()
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from devbot.runs.worktree import check_out
+from devbot.runs.flows.worktree import check_out
 from devbot.vcs.git import Git
 from tests.fixtures.repo import OriginRepo
 

@@ -1,0 +1,173 @@
+"""The plan run: a plan becomes a pushed branch, a report and a pull request.
+
+What it adds to the skeleton: its worktree is a new branch from the base (or the plan's
+branch from an earlier run), the plan itself is committed on it, the report is the plan's,
+and publishing opens or updates the one PR of the branch. `devbot runs cancel` stops it at
+a step boundary.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import re
+from pathlib import Path, PurePosixPath
+
+from devbot.agent import Task
+from devbot.plans.plan import report_filename_for
+from devbot.runs.flows import worktree as worktrees
+from devbot.runs.flows.agent import file_listing
+from devbot.runs.flows.report import RunFacts, agent_figures
+from devbot.runs.flows.skeleton import (
+    DurableRun,
+    Outcome,
+    Prepared,
+    Published,
+    WorkspaceLost,
+    step,
+)
+from devbot.runs.flows.verify import testing_notes
+from devbot.runs.requests import PlanRequest, RunResult
+from devbot.runs.runtime import Runtime
+from devbot.tools.inside import read_inside, write_inside
+
+WORKTREES_DIR = "worktrees"
+_CLOSES = re.compile(r"(?:Closes|Fixes|Resolves) #\d+")
+
+
+def plan_sha(text: str) -> str:
+    return hashlib.sha256(text.encode("utf-8")).hexdigest()
+
+
+class PlanRun(DurableRun):
+    kind = "plan"
+    publish_step = "push_and_open_pr"
+    cancellable = True
+
+    def __init__(self, runtime: Runtime, request: PlanRequest) -> None:
+        repo = Path(request.repo)
+        settings = request.settings
+        worktree = settings.state_dir(repo) / WORKTREES_DIR / request.run_id
+        super().__init__(runtime, request.run_id, repo, settings, request.started_at, worktree)
+        self.plan, self.plan_rel = request.plan, request.plan_rel
+
+    def execute(self) -> RunResult:
+        self.store.update(self.run_id, status="running")
+        prepared: Prepared = step("prepare_workspace", self._do_prepare)
+        published = bool(self.store.get(self.run_id).head_sha)  # then the worktree was removed
+        if not self.worktree.is_dir() and not published:
+            raise WorkspaceLost(
+                f"the run's worktree {self.worktree} is gone on this machine; every worker "
+                "must see the repository at the same shared path"
+            )
+        self.say(f"branch {prepared.branch} from {prepared.base_branch} in {self.worktree}")
+        return self.end(prepared, self.work(prepared))
+
+    def _do_prepare(self) -> Prepared:
+        worktrees.repair_interrupted(self.git, self.worktree)
+        previous = self.store.previous_run_for_plan(str(self.repo), self.plan_rel, self.run_id)
+        own_branch = self.store.get(self.run_id).branch  # chosen before a crash cut this short
+        checkout = worktrees.check_out(
+            self.git,
+            self.worktree,
+            remote=self.settings.remote,
+            base_branch=self.plan.base_branch or self.settings.base_branch,
+            new_branch=f"{self.settings.branch_prefix}{self.plan.slug}",
+            existing_branch=own_branch or (previous.branch if previous else None),
+            reserve=lambda branch: self.store.update(self.run_id, branch=branch),
+        )
+        if _text_inside(self.worktree, self.plan_rel) != self.plan.text:
+            write_inside(self.worktree, self.plan_rel, self.plan.text)
+        today = dt.date.today()
+        if checkout.reused and previous is not None and previous.report_path:
+            report_rel = previous.report_path
+        else:
+            folder = PurePosixPath(self.plan_rel).parent
+            report_rel = str(folder / report_filename_for(self.plan, today))
+        self.store.update(
+            self.run_id,
+            branch=checkout.branch,
+            base_branch=checkout.base_branch,
+            report_path=report_rel,
+        )
+        # the task context is kept in the record: the worktree is gone after the push
+        context = file_listing(self.tree)
+        return Prepared(
+            branch=checkout.branch,
+            base_branch=checkout.base_branch,
+            base_sha=checkout.base_sha,
+            start_sha=checkout.base_sha,
+            report_path=report_rel,
+            plan_path=self.plan_rel,
+            date=today.isoformat(),
+            task=Task(title=self.plan.title, body=self.plan.body, context=context),
+            test_command=self.plan.test_command,
+        )
+
+    def commit_message(self, outcome: Outcome) -> str:
+        summary = outcome.result.summary.strip() or outcome.result.message
+        return (
+            f"devbot: {self.plan.title}\n\n{summary}\n\n"
+            f"Plan: {self.plan_rel}\nRun: {self.run_id} ({outcome.result.exit_status})\n"
+        )
+
+    def report_facts(
+        self, prepared: Prepared, outcome: Outcome, dropped: tuple[str, ...]
+    ) -> RunFacts:
+        return RunFacts(
+            title=self.plan.title,
+            report_path=prepared.report_path,
+            plan_path=self.plan_rel,
+            date=dt.date.fromisoformat(prepared.date),
+            tags=self.plan.tags,
+            status=outcome.status,
+            summary=outcome.result.summary,
+            exit_message=outcome.reason,
+            model=self.settings.model,
+            protocol=self.settings.protocol,
+            sandbox=outcome.tests.sandbox,
+            branch=prepared.branch,
+            base_branch=prepared.base_branch,
+            testing_notes=testing_notes(outcome.tests),
+            dropped=dropped,
+            **agent_figures(outcome.result),
+        )
+
+    def report_message(self, outcome: Outcome) -> str:
+        return f"devbot: report for {self.plan.slug} ({outcome.status})\n\nRun: {self.run_id}\n"
+
+    def publish(self, prepared: Prepared, outcome: Outcome, head: str) -> Published:
+        refused = self.push(prepared.branch, head)
+        if refused is not None:
+            return refused
+        title = self.plan.title
+        if outcome.status != "completed":
+            title = f"[{outcome.status}] {title}"
+        report_text = read_inside(self.worktree, prepared.report_path)
+        pr = self.runtime.forge(self.settings, self.repo).open_or_update_pull_request(
+            title=title,
+            body=_pr_body(report_text, outcome.reason) + _closing_refs(self.plan.body),
+            head=prepared.branch,
+            base=prepared.base_branch,
+        )
+        self.say(f"pull request #{pr.number}: {pr.url}")
+        return Published(True, pr_url=pr.url)
+
+
+def _text_inside(worktree: Path, relative: str) -> str | None:
+    """The file's text, or None when there is no regular file inside the worktree there."""
+    try:
+        return read_inside(worktree, relative)
+    except (OSError, ValueError):
+        return None
+
+
+def _closing_refs(plan_body: str) -> str:
+    """`Closes #N` lines of the plan (issue plans from webhooks), so the PR closes the issue."""
+    refs = [line.strip() for line in plan_body.splitlines() if _CLOSES.fullmatch(line.strip())]
+    return "".join(f"{ref}\n" for ref in refs)
+
+
+def _pr_body(report_text: str, reason: str) -> str:
+    summary = report_text.split("# Summary", 1)[-1].split("\n# ", 1)[0].strip()
+    return f"{summary}\n\n---\nOpened by devbot. {reason}\n"

@@ -1,0 +1,289 @@
+"""The one skeleton of every durable run: prepare, work, end.
+
+    prepare    (the kind of run)  a worktree on the right branch, the task for the agent
+    work       (shared)           sandbox and setup, the agent, the tests, one verdict
+    end        (shared)           commit the work -> report -> check the change set -> push
+                                  (and for plan runs the PR) -> after-push -> remove the
+                                  worktree -> conclude (tell the forge, the run record)
+
+A run kind fills in what differs: how it prepares, what its commit message and report say,
+how it publishes and what it tells the forge at the end. Each side effect is a recorded DBOS
+step that checks the world before it acts, so a step that runs again after a crash does no
+harm; a run resumed after a crash replays recorded steps and goes on from the first one
+that is not.
+"""
+
+from __future__ import annotations
+
+import time
+from abc import ABC, abstractmethod
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, TypeVar
+
+from dbos import DBOS
+
+from devbot.agent import AgentResult, Task
+from devbot.agent.limits import ExitStatus
+from devbot.config import ConfigError, Settings
+from devbot.plans.report import Status
+from devbot.runs.flows import worktree as worktrees
+from devbot.runs.flows.agent import make_verification, run_agent
+from devbot.runs.flows.change_guard import Refusal, check_change_set
+from devbot.runs.flows.report import RunFacts, commit_report
+from devbot.runs.flows.verify import TestSummary, tests_failure
+from devbot.runs.requests import RunResult
+from devbot.runs.runtime import Runtime
+from devbot.vcs.git import Commit, Git, GitError
+
+T = TypeVar("T")
+
+
+def step(name: str, fn: Callable[[], T]) -> T:
+    """One recorded step: DBOS runs `fn` once and a replay returns what it recorded."""
+    return DBOS.run_step({"name": name}, fn)
+
+
+class WorkspaceLost(RuntimeError):
+    """The run's worktree is gone although recorded steps already changed it."""
+
+
+def failure_reason(exc: Exception) -> str:
+    """What to tell the user when a run cannot go on; recorded-state mismatches say so."""
+    from dbos._error import DBOSUnexpectedStepError
+
+    if isinstance(exc, DBOSUnexpectedStepError):
+        return (
+            "this run's recorded steps do not fit this version of devbot "
+            f"({exc}); start it again with `devbot runs retry`"
+        )
+    if isinstance(exc, WorkspaceLost):
+        return str(exc)
+    if isinstance(exc, ConfigError):
+        return f"configuration error: {exc}"
+    return f"internal error: {type(exc).__name__}: {exc}"
+
+
+@dataclass(frozen=True)
+class Prepared:
+    """The worktree a run works in (recorded by its prepare step) and the agent's task."""
+
+    branch: str
+    base_branch: str
+    base_sha: str
+    """The report counts the changes since here."""
+    start_sha: str
+    """The change-set guard checks the commits since here."""
+    report_path: str
+    plan_path: str
+    date: str
+    task: Task
+    test_command: str | None
+
+
+@dataclass(frozen=True)
+class Outcome:
+    """What the agent did and the one verdict on it."""
+
+    result: AgentResult
+    tests: TestSummary
+    status: Status
+    reason: str
+
+
+@dataclass(frozen=True)
+class Published:
+    """The push (and, for plan runs, the pull request)."""
+
+    pushed: bool
+    error: str = ""
+    pr_url: str = ""
+
+
+def judge(result: AgentResult, tests: TestSummary, cancelled: bool) -> tuple[Status, str]:
+    """The run's status and why, from the agent's exit and the last test run."""
+    if cancelled:
+        return "cancelled", "cancelled on request (devbot runs cancel)"
+    if result.exit_status != ExitStatus.SUBMITTED:
+        return "failed", f"{result.exit_status}: {result.message}"
+    failure = tests_failure(tests)
+    if failure is not None:
+        return "failed", failure
+    return "completed", result.message
+
+
+class DurableRun(ABC):
+    """One run; subclasses fill in the parts marked abstract. `_do_*` methods are bodies of
+    recorded steps."""
+
+    kind: str
+    publish_step: str
+    cancellable: bool = False
+
+    def __init__(
+        self,
+        runtime: Runtime,
+        run_id: str,
+        repo: Path,
+        settings: Settings,
+        started_at: float,
+        worktree: Path,
+    ) -> None:
+        self.runtime, self.run_id, self.repo = runtime, run_id, repo
+        self.settings, self.started_at = settings, started_at
+        self.store = runtime.store
+        self.git = Git.repository(repo)
+        self.worktree = worktree
+        self.tree = self.git.worktree(worktree)
+
+    def say(self, line: str) -> None:
+        self.runtime.progress.emit(self.run_id, line)
+
+    def run(self) -> RunResult:
+        """`execute`, and whatever goes wrong in it still ends the run with its reason."""
+        try:
+            return self.execute()
+        except Exception as exc:  # the run record must never stay "running" after a crash
+            return self.fail(failure_reason(exc))
+
+    @abstractmethod
+    def execute(self) -> RunResult: ...
+
+    # -- work: the same for every kind of run ----------------------------------------------
+
+    def work(self, prepared: Prepared) -> Outcome:
+        verification = make_verification(
+            self.settings, prepared.test_command, self.worktree, step, self.say
+        )
+        result = run_agent(
+            self.runtime,
+            self.settings,
+            self.tree,
+            prepared.task,
+            verification,
+            run_id=self.run_id,
+            say=self.say,
+            started_at=self.started_at,
+            record=step,
+            should_stop=self.cancel_requested if self.cancellable else None,
+        )
+        cancelled = self.cancellable and (
+            result.exit_status == ExitStatus.CANCELLED or self.cancel_requested()
+        )
+        tests = verification.final(
+            result.exit_status == ExitStatus.SUBMITTED, run_tests=not cancelled
+        )
+        status, reason = judge(result, tests, cancelled)
+        return Outcome(result, tests, status, reason)
+
+    def cancel_requested(self) -> bool:
+        """A recorded check, so a resumed run replays the same answer at the same point."""
+        return step("cancel_check", lambda: self.store.cancel_requested(self.run_id))
+
+    # -- end: the same ending for every kind of run --------------------------------------
+
+    def end(self, prepared: Prepared, outcome: Outcome) -> RunResult:
+        work: Commit = step("commit_work", lambda: self._do_commit_work(outcome))
+        head: str = step("commit_report", lambda: self._do_commit_report(prepared, outcome, work))
+        self.say(f"committed {head[:10]} on {prepared.branch}")
+        refusal: Refusal = step(
+            "check_change_set",
+            lambda: check_change_set(self.tree, prepared.start_sha, head, self.settings),
+        )
+        if refusal:
+            kept = f"{refusal.reason()}; the work is kept in {self.worktree}"
+            return self.conclude("failed", kept, outcome)
+        published: Published = step(
+            self.publish_step, lambda: self.publish(prepared, outcome, head)
+        )
+        if not published.pushed:
+            return self.conclude("failed", published.error, outcome)
+        self.after_publish(prepared, outcome, work.sha or head, head)
+        step("remove_worktree", lambda: worktrees.remove(self.git, self.worktree))
+        return self.conclude(outcome.status, outcome.reason, outcome, head, published.pr_url)
+
+    def _do_commit_work(self, outcome: Outcome) -> Commit:
+        dropped = self.tree.commit_all(self.commit_message(outcome)).dropped
+        return Commit(self.tree.head_sha(), dropped)
+
+    def _do_commit_report(self, prepared: Prepared, outcome: Outcome, work: Commit) -> str:
+        facts = self.report_facts(prepared, outcome, work.dropped)
+        if facts is None:
+            return self.tree.head_sha()
+        message = self.report_message(outcome)
+        return commit_report(self.tree, facts, prepared.base_sha, message)
+
+    def push(self, branch: str, sha: str) -> Published | None:
+        """Push `sha` to `branch` (never forced); a Published failure when the remote refuses."""
+        try:
+            worktrees.push(self.git, self.settings.remote, sha, branch)
+        except GitError as exc:
+            return Published(
+                False,
+                f"push of {branch} failed (never forced); the work is kept in "
+                f"{self.worktree}: {exc}",
+            )
+        self.store.update(self.run_id, head_sha=sha)  # a replay then knows it was published
+        self.say(f"pushed {sha[:10]} to {self.settings.remote}/{branch}")
+        return None
+
+    def conclude(
+        self,
+        status: Status,
+        reason: str,
+        outcome: Outcome | None = None,
+        head: str = "",
+        pr_url: str = "",
+    ) -> RunResult:
+        """The end of every run: when it finished, what the forge is told, the run record.
+        `head` is given only when it was pushed."""
+        finished_at: float = step("finished_at", time.time)
+        self.tell(status, reason, outcome, head, finished_at)
+        values: dict[str, Any] = {"status": status, "message": reason, "finished_at": finished_at}
+        if head:
+            values.update(head_sha=head, pr_url=pr_url)
+        self.store.update(self.run_id, **values)
+        self.say(f"{self.kind} run {status}: {reason}")
+        return RunResult(status, reason, head, bool(head), pr_url)
+
+    def fail(self, reason: str) -> RunResult:
+        """Last resort after a crash of ours: still end the run and tell, never raise."""
+        try:
+            return self.conclude("failed", reason)
+        except Exception as exc:  # the forge or the recorded steps may be what failed
+            self.store.update(self.run_id, status="failed", message=reason, finished_at=time.time())
+            self.say(f"{self.kind} run failed: {reason} (not told: {exc})")
+            return RunResult("failed", reason)
+
+    # -- what a kind of run fills in -----------------------------------------------------
+
+    @abstractmethod
+    def commit_message(self, outcome: Outcome) -> str: ...
+
+    @abstractmethod
+    def report_facts(
+        self, prepared: Prepared, outcome: Outcome, dropped: tuple[str, ...]
+    ) -> RunFacts | None:
+        """The facts of the report to commit, or None when the run keeps no report."""
+
+    @abstractmethod
+    def report_message(self, outcome: Outcome) -> str: ...
+
+    @abstractmethod
+    def publish(self, prepared: Prepared, outcome: Outcome, head: str) -> Published: ...
+
+    def after_publish(  # noqa: B027 - most kinds of run do nothing after the push
+        self, prepared: Prepared, outcome: Outcome, work: str, head: str
+    ) -> None:
+        """What follows a successful push (replies in threads, for a feedback run)."""
+
+    def tell(  # noqa: B027 - plan runs tell the forge nothing more at the end
+        self,
+        status: Status,
+        reason: str,
+        outcome: Outcome | None,
+        head: str,
+        finished_at: float,
+    ) -> None:
+        """What the forge is told at the end (a status comment, for a feedback run)."""
