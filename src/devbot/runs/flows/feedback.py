@@ -12,55 +12,32 @@ recorded step that looks before it writes, so a replayed step never posts twice.
 from __future__ import annotations
 
 import datetime as dt
-from dataclasses import dataclass, replace
-from pathlib import Path, PurePosixPath
+from dataclasses import replace
+from pathlib import Path
 
 from dbos import DBOS
 
 from devbot.agent import Task
 from devbot.config import Settings
-from devbot.plans.plan import Plan, parse_plan_text
-from devbot.plans.report import Status, parse_report
+from devbot.plans.plan import Plan
+from devbot.plans.report import parse_report
 from devbot.redact import redact
 from devbot.runs.flows.agent import file_listing
 from devbot.runs.flows.base_config import settings_from_branch
-from devbot.runs.flows.report import RunFacts, agent_figures
-from devbot.runs.flows.skeleton import DurableRun, Outcome, Prepared, Published, step
-from devbot.runs.flows.verify import testing_notes
+from devbot.runs.flows.branch_docs import find_report, read_plan
+from devbot.runs.flows.comments import Collected, collect_comments, describe_comment
+from devbot.runs.flows.report import RunFacts
+from devbot.runs.flows.skeleton import DurableRun, Ending, Outcome, Prepared, Published, step
 from devbot.runs.requests import FeedbackRequest, RunResult
 from devbot.runs.runtime import Runtime
 from devbot.runs.state.store import RunRecord
 from devbot.templating import render
-from devbot.tools.inside import inside_path, read_inside
-from devbot.tools.jail import PathOutsideWorkspace
+from devbot.tools.inside import read_inside
 from devbot.untrusted import clean_untrusted
-from devbot.vcs.forge import COMMENT_MARKER, Comment, FeedbackForge, PullRequest, same_login
+from devbot.vcs.forge import COMMENT_MARKER, FeedbackForge, PullRequest, same_login
 from devbot.vcs.forge import with_marker as marked
 
 FEEDBACK_WORKTREES = "feedback-worktrees"
-MAX_COMMENT_CHARS = 6000
-
-
-@dataclass(frozen=True)
-class Collected:
-    """The comments this run answers, and those it leaves aside (by id)."""
-
-    comments: tuple[Comment, ...]
-    edited: tuple[int, ...] = ()
-    unauthorised: tuple[int, ...] = ()
-
-    def notes(self) -> list[str]:
-        return [f"- ignored (edited after the trigger): {c}" for c in self.edited] + [
-            f"- ignored (no write permission): {c}" for c in self.unauthorised
-        ]
-
-
-def _stamp(text: str) -> float:
-    """Epoch seconds of a forge timestamp (ISO 8601); 0 when unreadable."""
-    try:
-        return dt.datetime.fromisoformat(text.replace("Z", "+00:00")).timestamp()
-    except ValueError:
-        return 0.0
 
 
 def _marker(kind: str, key: object) -> str:
@@ -77,6 +54,7 @@ def _post_once(forge: FeedbackForge, number: int, key: str, body: str) -> int:
 
 class FeedbackRun(DurableRun):
     kind = "feedback"
+    title = "feedback run"
     publish_step = "push"
 
     def __init__(self, runtime: Runtime, request: FeedbackRequest) -> None:
@@ -106,7 +84,10 @@ class FeedbackRun(DurableRun):
                 f"the pull request's branch lives in {where}; devbot pushes only to branches "
                 f"of {self.forge.full_name}",
             )
-        self.collected = step("collect_comments", lambda: self._do_collect(cutoff))
+        self.collected = step(
+            "collect_comments",
+            lambda: collect_comments(self.runtime, self.forge, self.scope, self.number, cutoff),
+        )
         if not self.collected.comments:
             return self.conclude("completed", "nothing to address: no unaddressed comment")
         key = _marker("progress", self.run_id)
@@ -162,38 +143,6 @@ class FeedbackRun(DurableRun):
         )
         return replace(settings, database_url=self.server_settings.database_url)
 
-    def _do_collect(self, cutoff: float) -> Collected:
-        addressed = self.state.addressed(self.scope, self.number)
-        received = self.state.received(self.scope, self.number)
-        kept: list[Comment] = []
-        edited: list[int] = []
-        unauthorised: list[int] = []
-        for comment in self.forge.list_feedback(self.number):
-            if comment.id in addressed or same_login(comment.author, self.forge.identity()):
-                continue
-            if comment.author_type == "Bot" or comment.author.endswith("[bot]"):
-                continue
-            requested = (comment.review_state or "").lower() == "changes_requested"
-            if comment.kind == "review" and not comment.body.strip() and not requested:
-                continue
-            arrived = received.get(comment.id)
-            created, updated = _stamp(comment.created_at), _stamp(comment.updated_at)
-            if arrived is None:
-                if created + 2 > cutoff:
-                    continue  # its own delivery will bring it to a later run
-                arrived = cutoff
-            elif arrived > cutoff:
-                continue  # arrived after this run started: the next run takes it
-            if int(updated) > arrived:
-                edited.append(comment.id)
-                continue
-            if not self.runtime.may_trigger(self.forge, comment.author):
-                unauthorised.append(comment.id)
-                continue
-            body = clean_untrusted(redact(comment.body))[:MAX_COMMENT_CHARS]
-            kept.append(replace(comment, body=body))
-        return Collected(tuple(kept), tuple(edited), tuple(unauthorised))
-
     def _do_prepare(self, pr: PullRequest) -> Prepared:
         git, remote = self.git, self.settings.remote
         has_remote = remote in git.run("remote").split()
@@ -209,8 +158,8 @@ class FeedbackRun(DurableRun):
             self.worktree.parent.mkdir(parents=True, exist_ok=True)
             git.add_detached_worktree(self.worktree, head_ref)
             start_sha = self.tree.head_sha()
-        plan_rel, report_rel = _find_report(self.worktree, self.settings.plan_dirs)
-        plan = _plan(self.worktree, plan_rel, self.settings) if plan_rel else None
+        plan_rel, report_rel = find_report(self.worktree, self.settings.plan_dirs)
+        plan = read_plan(self.worktree, plan_rel, self.settings) if plan_rel else None
         # the task is read from the worktree here, in the step, so that a run resumed after
         # `remove_worktree` replays it from the record instead of reading files now gone
         body = self._task_body(pr, plan, plan_rel, report_rel)
@@ -245,23 +194,14 @@ class FeedbackRun(DurableRun):
         previous = parse_report(read_inside(self.worktree, prepared.report_path))
         summary = outcome.result.summary.strip() or outcome.result.message
         round_note = f"Review feedback on PR #{self.number} (run {self.run_id}): {summary}"
-        return RunFacts(
+        return self.facts(
+            prepared,
+            outcome,
+            dropped,
             title=previous.title.removeprefix("Report: "),
-            report_path=prepared.report_path,
-            plan_path=prepared.plan_path,
             date=dt.date.today(),
             tags=tuple(previous.tags),
-            status="completed" if outcome.status == "completed" else "failed",
             summary=f"{previous.summary}\n\n{round_note}".strip(),
-            exit_message=outcome.reason,
-            model=self.settings.model,
-            protocol=self.settings.protocol,
-            sandbox=outcome.tests.sandbox,
-            branch=prepared.branch,
-            base_branch=prepared.base_branch,
-            testing_notes=testing_notes(outcome.tests),
-            dropped=dropped,
-            **agent_figures(outcome.result),
         )
 
     def report_message(self, outcome: Outcome) -> str:
@@ -283,26 +223,19 @@ class FeedbackRun(DurableRun):
             lambda: self.state.mark_addressed(self.scope, self.number, ids, self.run_id, head),
         )
 
-    def tell(
-        self,
-        status: Status,
-        reason: str,
-        outcome: Outcome | None,
-        head: str,
-        finished_at: float,
-    ) -> None:
-        said = "done" if status == "completed" else status
-        result = outcome.result if outcome else None
+    def tell(self, ending: Ending) -> None:
+        said = "done" if ending.status == "completed" else ending.status
+        result = ending.outcome.result if ending.outcome else None
         body = render(
             "devbot.runs",
             "feedback_status.txt",
             run_id=self.run_id,
             status=said,
-            reason=reason,
+            reason=ending.reason,
             comments=", ".join(str(c.id) for c in self.collected.comments) or "none",
-            commit=head or "none pushed",
+            commit=ending.head or "none pushed",
             exit_status=str(result.exit_status) if result else "-",
-            duration_s=f"{finished_at - self.started_at:.1f}",
+            duration_s=f"{ending.finished_at - self.started_at:.1f}",
             tokens=f"{result.prompt_tokens + result.completion_tokens:,}" if result else 0,
             prompt_tokens=f"{result.prompt_tokens:,}" if result else 0,
             completion_tokens=f"{result.completion_tokens:,}" if result else 0,
@@ -360,7 +293,7 @@ class FeedbackRun(DurableRun):
     def _task_body(self, pr: PullRequest, plan: Plan | None, plan_rel: str, report_rel: str) -> str:
         plan_text = plan.body if plan else clean_untrusted(pr.body)
         report_text = read_inside(self.worktree, report_rel) if report_rel else "(none)"
-        comments = "\n".join(_describe_comment(c) for c in self.collected.comments)
+        comments = "\n".join(describe_comment(c) for c in self.collected.comments)
         return redact(  # the model's provider is outside too: no secret goes into a prompt
             render(
                 "devbot.runs",
@@ -373,58 +306,3 @@ class FeedbackRun(DurableRun):
                 comments=comments,
             )
         )
-
-
-def _describe_comment(comment: Comment) -> str:
-    where = ""
-    if comment.path:
-        where = f" on `{comment.path}`" + (f" line {comment.line}" if comment.line else "")
-    state = f", {comment.review_state}" if comment.review_state else ""
-    text = render(
-        "devbot.runs",
-        "feedback_comment.txt",
-        id=comment.id,
-        author=comment.author,
-        kind=comment.kind.replace("_", " ") + state,
-        where=where,
-        body=comment.body or "(no text)",
-    )
-    if comment.diff_hunk:
-        text += f"\nDiff hunk:\n```diff\n{comment.diff_hunk}\n```\n"
-    return text
-
-
-def _find_report(worktree: Path, plan_dirs: tuple[str, ...]) -> tuple[str, str]:
-    """(plan path, report path) of the newest REPORT on the branch; ("", "") when none.
-
-    Only regular files inside the worktree count: a plan folder, report or plan that is a
-    symbolic link out of the worktree is ignored (the branch is not trusted)."""
-    reports: list[str] = []
-    for folder in plan_dirs:
-        try:
-            real = inside_path(worktree, folder)
-        except PathOutsideWorkspace:
-            continue
-        if real.is_dir():
-            reports += [f"{folder}/{p.name}" for p in real.glob("*__REPORT__*.md")]
-    for report_rel in sorted(reports, key=lambda rel: PurePosixPath(rel).name, reverse=True):
-        try:
-            plan_rel = parse_report(read_inside(worktree, report_rel)).plan_file
-        except (OSError, ValueError):
-            continue
-        if plan_rel and _plan_text(worktree, plan_rel) is None:
-            plan_rel = ""
-        return plan_rel, report_rel
-    return "", ""
-
-
-def _plan_text(worktree: Path, plan_rel: str) -> str | None:
-    try:
-        return read_inside(worktree, plan_rel)
-    except (OSError, ValueError):
-        return None
-
-
-def _plan(worktree: Path, plan_rel: str, settings: Settings) -> Plan:
-    text = read_inside(worktree, plan_rel, settings.max_plan_bytes)
-    return parse_plan_text(text, worktree / plan_rel, settings.max_plan_bytes)

@@ -17,7 +17,7 @@ from devbot.agent import Task
 from devbot.plans.plan import report_filename_for
 from devbot.runs.flows import worktree as worktrees
 from devbot.runs.flows.agent import file_listing
-from devbot.runs.flows.report import RunFacts, agent_figures
+from devbot.runs.flows.report import RunFacts
 from devbot.runs.flows.skeleton import (
     DurableRun,
     Outcome,
@@ -26,7 +26,6 @@ from devbot.runs.flows.skeleton import (
     WorkspaceLost,
     step,
 )
-from devbot.runs.flows.verify import testing_notes
 from devbot.runs.requests import PlanRequest, RunResult
 from devbot.runs.runtime import Runtime
 from devbot.tools.inside import read_inside, write_inside
@@ -41,6 +40,7 @@ def plan_sha(text: str) -> str:
 
 class PlanRun(DurableRun):
     kind = "plan"
+    title = "run"
     publish_step = "push_and_open_pr"
     cancellable = True
 
@@ -114,23 +114,14 @@ class PlanRun(DurableRun):
     def report_facts(
         self, prepared: Prepared, outcome: Outcome, dropped: tuple[str, ...]
     ) -> RunFacts:
-        return RunFacts(
+        return self.facts(
+            prepared,
+            outcome,
+            dropped,
             title=self.plan.title,
-            report_path=prepared.report_path,
-            plan_path=self.plan_rel,
             date=dt.date.fromisoformat(prepared.date),
             tags=self.plan.tags,
-            status=outcome.status,
             summary=outcome.result.summary,
-            exit_message=outcome.reason,
-            model=self.settings.model,
-            protocol=self.settings.protocol,
-            sandbox=outcome.tests.sandbox,
-            branch=prepared.branch,
-            base_branch=prepared.base_branch,
-            testing_notes=testing_notes(outcome.tests),
-            dropped=dropped,
-            **agent_figures(outcome.result),
         )
 
     def report_message(self, outcome: Outcome) -> str:

@@ -15,6 +15,7 @@ that is not.
 
 from __future__ import annotations
 
+import datetime as dt
 import time
 from abc import ABC, abstractmethod
 from collections.abc import Callable
@@ -31,8 +32,8 @@ from devbot.plans.report import Status
 from devbot.runs.flows import worktree as worktrees
 from devbot.runs.flows.agent import make_verification, run_agent
 from devbot.runs.flows.change_guard import Refusal, check_change_set
-from devbot.runs.flows.report import RunFacts, commit_report
-from devbot.runs.flows.verify import TestSummary, tests_failure
+from devbot.runs.flows.report import RunFacts, agent_figures, commit_report
+from devbot.runs.flows.verify import TestSummary, testing_notes, tests_failure
 from devbot.runs.requests import RunResult
 from devbot.runs.runtime import Runtime
 from devbot.vcs.git import Commit, Git, GitError
@@ -93,6 +94,17 @@ class Outcome:
 
 
 @dataclass(frozen=True)
+class Ending:
+    """How a run ends, as it is told: `head` only when it was pushed."""
+
+    status: Status
+    reason: str
+    outcome: Outcome | None
+    head: str
+    finished_at: float
+
+
+@dataclass(frozen=True)
 class Published:
     """The push (and, for plan runs, the pull request)."""
 
@@ -118,6 +130,8 @@ class DurableRun(ABC):
     recorded steps."""
 
     kind: str
+    title: str
+    """How its progress lines name it ("run", "feedback run")."""
     publish_step: str
     cancellable: bool = False
 
@@ -239,12 +253,12 @@ class DurableRun(ABC):
         """The end of every run: when it finished, what the forge is told, the run record.
         `head` is given only when it was pushed."""
         finished_at: float = step("finished_at", time.time)
-        self.tell(status, reason, outcome, head, finished_at)
+        self.tell(Ending(status, reason, outcome, head, finished_at))
         values: dict[str, Any] = {"status": status, "message": reason, "finished_at": finished_at}
         if head:
             values.update(head_sha=head, pr_url=pr_url)
         self.store.update(self.run_id, **values)
-        self.say(f"{self.kind} run {status}: {reason}")
+        self.say(f"{self.title} {status}: {reason}")
         return RunResult(status, reason, head, bool(head), pr_url)
 
     def fail(self, reason: str) -> RunResult:
@@ -253,8 +267,39 @@ class DurableRun(ABC):
             return self.conclude("failed", reason)
         except Exception as exc:  # the forge or the recorded steps may be what failed
             self.store.update(self.run_id, status="failed", message=reason, finished_at=time.time())
-            self.say(f"{self.kind} run failed: {reason} (not told: {exc})")
+            self.say(f"{self.title} failed: {reason} (not told: {exc})")
             return RunResult("failed", reason)
+
+    def facts(
+        self,
+        prepared: Prepared,
+        outcome: Outcome,
+        dropped: tuple[str, ...],
+        *,
+        title: str,
+        date: dt.date,
+        tags: tuple[str, ...],
+        summary: str,
+    ) -> RunFacts:
+        """The report's facts: what a kind of run says (title, summary), the rest measured."""
+        return RunFacts(
+            title=title,
+            report_path=prepared.report_path,
+            plan_path=prepared.plan_path,
+            date=date,
+            tags=tags,
+            status=outcome.status,
+            summary=summary,
+            exit_message=outcome.reason,
+            model=self.settings.model,
+            protocol=self.settings.protocol,
+            sandbox=outcome.tests.sandbox,
+            branch=prepared.branch,
+            base_branch=prepared.base_branch,
+            testing_notes=testing_notes(outcome.tests),
+            dropped=dropped,
+            **agent_figures(outcome.result),
+        )
 
     # -- what a kind of run fills in -----------------------------------------------------
 
@@ -278,12 +323,5 @@ class DurableRun(ABC):
     ) -> None:
         """What follows a successful push (replies in threads, for a feedback run)."""
 
-    def tell(  # noqa: B027 - plan runs tell the forge nothing more at the end
-        self,
-        status: Status,
-        reason: str,
-        outcome: Outcome | None,
-        head: str,
-        finished_at: float,
-    ) -> None:
+    def tell(self, ending: Ending) -> None:  # noqa: B027 - plan runs tell nothing more
         """What the forge is told at the end (a status comment, for a feedback run)."""
