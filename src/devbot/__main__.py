@@ -1,3 +1,3 @@
-from devbot.triggers.cli import main
+from devbot.triggers.cli import entry
 
-raise SystemExit(main())
+entry()

@@ -10,7 +10,10 @@ from pathlib import Path
 import pytest
 import yaml
 
+from devbot.runs.runtime import default_forge
 from devbot.triggers.cli import main
+from devbot.vcs.forge import LocalForge
+from tests.fixtures.devbot_process import free_port
 from tests.fixtures.engine import PlanRunner, plan_text
 from tests.fixtures.repo import OriginRepo
 
@@ -59,8 +62,8 @@ def test_demo_refuses_a_directory_that_is_not_empty(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     (tmp_path / "keep.txt").write_text("mine\n")
-    with pytest.raises(FileExistsError):
-        main(["demo", "--dir", str(tmp_path)])
+    assert main(["demo", "--dir", str(tmp_path)]) == 2
+    assert "is not empty" in capsys.readouterr().err
     assert (tmp_path / "keep.txt").read_text() == "mine\n"
 
 
@@ -155,3 +158,21 @@ def test_run_without_the_provider_key_is_refused_before_anything_starts(
     assert "ANTHROPIC_API_KEY" in capsys.readouterr().err
     assert plan_runner.store().recent() == []
     assert plan_runner.repo.git("branch", "--list", "devbot/*") == ""
+
+
+def test_a_run_whose_model_is_unreachable_leaves_origin_and_the_forge_untouched(
+    plan_runner: PlanRunner, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("OPENAI_API_KEY", "sk-test-unreachable")
+    monkeypatch.setenv("DEVBOT_MODEL_RETRIES", "0")
+    base = f"http://127.0.0.1:{free_port()}/v1"  # nothing listens there
+    plan = plan_runner.write_plan(plan_text("Body.", title="T"))
+    code = main(["run", str(plan), "--model", "openai/gpt-4o-mini", "--api-base", base])
+
+    out = capsys.readouterr().out
+    assert code == 1
+    assert "nothing was pushed" in out and base in out and "OPENAI_API_KEY" in out
+    assert "(not pushed)" in out and "pull request local://" not in out
+    assert "devbot/" not in plan_runner.repo.git("ls-remote", "--heads", "origin")
+    forge = default_forge(plan_runner.settings([]), plan_runner.repo.work)
+    assert isinstance(forge, LocalForge) and forge.list_pull_requests() == []

@@ -12,7 +12,8 @@ user's own `.gitignore` is never edited.
 from __future__ import annotations
 
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import cast
@@ -78,8 +79,13 @@ class Runtime:
     forge_factory: ForgeFactory = default_forge
     progress: Progress = field(default_factory=Progress)
     permissions: PermissionCache = field(default_factory=PermissionCache)
+    stopping: threading.Event = field(default_factory=threading.Event)
+    """Set when the process is asked to stop (Ctrl-C, SIGTERM): runs park at their next step."""
     _models: dict[Settings, Model] = field(default_factory=dict)
     _lock: threading.Lock = field(default_factory=threading.Lock)
+    _runs: threading.Condition = field(default_factory=threading.Condition)
+    _active: int = 0
+    _parked: int = 0
 
     @classmethod
     def open(
@@ -122,5 +128,39 @@ class Runtime:
                 self._models[settings] = make_model(settings)
             return self._models[settings]
 
+    @contextmanager
+    def running(self) -> Iterator[None]:
+        """Count a run (or delivery) in flight in this process while its body runs."""
+        with self._runs:
+            self._active += 1
+        try:
+            yield
+        finally:
+            with self._runs:
+                self._active -= 1
+                self._runs.notify_all()
+
+    def checkpoint(self, run_id: str | None) -> None:
+        """At a step boundary: when the process is stopping, park this run here. Its record
+        says how to go on, and the thread waits for the process to end, so the workflow
+        stays pending, to be resumed from this very step."""
+        if not self.stopping.is_set():
+            return
+        if run_id is not None:
+            self.store.update(run_id, status="interrupted", message=resume_hint(run_id))
+        with self._runs:
+            self._parked += 1
+            self._runs.notify_all()
+        threading.Event().wait()
+
+    def wait_parked(self, timeout_s: float | None = None) -> bool:
+        """Wait until every run in flight has parked or ended; False when `timeout_s` passed."""
+        with self._runs:
+            return self._runs.wait_for(lambda: self._active <= self._parked, timeout_s)
+
     def close(self) -> None:
         self.store.close()
+
+
+def resume_hint(run_id: str) -> str:
+    return f"stopped at a step boundary: `devbot runs resume {run_id}` goes on from there"

@@ -7,7 +7,9 @@ Only argparse is imported at start-up; each command imports what it needs, so
 from __future__ import annotations
 
 import argparse
+import os
 import sys
+import threading
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -119,6 +121,20 @@ def _add_sandbox_parser(sub: Any) -> None:
         parser.add_argument("--sandbox", default=None, help=_SETTING_FLAGS["sandbox"])
 
 
+def entry() -> None:
+    """The `devbot` program: `main`, then an end that does not wait for the threads of runs
+    parked at a step boundary (they wait for the process to end, forever)."""
+    code = main()
+    lingering = [
+        t for t in threading.enumerate() if t is not threading.main_thread() and not t.daemon
+    ]
+    if lingering:
+        sys.stdout.flush()
+        sys.stderr.flush()
+        os._exit(code)
+    raise SystemExit(code)
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     gate_logging()
@@ -134,3 +150,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     except commands.USER_ERRORS as exc:
         print(f"devbot: error: {outward(str(exc))}", file=sys.stderr)
         return 2
+    except Exception as exc:  # a bug of ours: say so plainly; DEVBOT_DEBUG=1 shows where
+        if os.environ.get("DEVBOT_DEBUG"):
+            raise
+        name = type(exc).__name__
+        print(f"devbot: internal error: {name}: {outward(str(exc))}", file=sys.stderr)
+        print(
+            "devbot: run again with DEVBOT_DEBUG=1 to see where; please report it", file=sys.stderr
+        )
+        return 1

@@ -17,7 +17,8 @@ from devbot.runs.flows.base_config import settings_from_branch
 from devbot.runs.runtime import Runtime
 from devbot.runs.state.store import RunNotFound, RunStateError
 from devbot.templating import render
-from devbot.triggers.console import Console, print_outcome, run_plan_and_wait
+from devbot.triggers.console import Console, exit_code, print_outcome, run_plan_and_wait
+from devbot.triggers.interrupt import stop_on_interrupt
 from devbot.vcs.git import Git, GitError
 
 USER_ERRORS: tuple[type[Exception], ...] = (
@@ -58,9 +59,10 @@ def cmd_run(args: argparse.Namespace, flags: dict[str, Any]) -> int:
     settings = load_settings(repo, flags)
     console = Console()
     with running(settings, repo) as engine:
+        stop_on_interrupt(engine.runtime, console.say)
         record = run_plan_and_wait(engine, plan, settings, console)
     print_outcome(record, settings, console)
-    return 0 if record.status == "completed" else 1
+    return exit_code(record.status)
 
 
 def cmd_watch(args: argparse.Namespace, flags: dict[str, Any]) -> int:

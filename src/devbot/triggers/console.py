@@ -62,6 +62,11 @@ def run_plan_and_wait(
     return follow(engine, record, console, f"run {record.id} started for {record.plan_path}")
 
 
+def exit_code(status: str) -> int:
+    """0 for a completed run, 130 for one stopped at a step boundary (Ctrl-C), else 1."""
+    return {"completed": 0, "interrupted": 130}.get(status, 1)
+
+
 def print_outcome(record: RunRecord, settings: Settings, console: Console) -> None:
     """The run's end, from its record: status, branch (pushed or not), report, usage, PR."""
     where = (
@@ -72,7 +77,7 @@ def print_outcome(record: RunRecord, settings: Settings, console: Console) -> No
     lines = [
         f"\nrun {record.id}: {record.status} ({record.exit_status}) - {record.message}",
         f"  branch: {record.branch or '-'}  ({where})",
-        f"  report: {record.report_path or '-'}",
+        f"  report: {record.report_path if record.head_sha else '-'}",
         f"  usage:  {record.steps} steps, {record.model_calls} model calls, "
         f"{record.prompt_tokens + record.completion_tokens:,} tokens, ${record.cost_usd:.4f}",
     ]

@@ -12,11 +12,12 @@ import subprocess
 import tempfile
 from pathlib import Path
 
-from devbot.config import load_settings
+from devbot.config import ConfigError, load_settings
 from devbot.plans.plan import plan_filename
 from devbot.runs.engine.engine import running
 from devbot.templating import render
 from devbot.triggers.console import Console, print_outcome, run_plan_and_wait
+from devbot.triggers.interrupt import stop_on_interrupt
 
 HELLO_PLAN = "Create a file named hello.txt with content 'world'"
 
@@ -48,7 +49,7 @@ def _pick_directory(directory: Path | None) -> Path:
         return Path(tempfile.mkdtemp(prefix="devbot-demo-"))
     directory.mkdir(parents=True, exist_ok=True)
     if any(directory.iterdir()):
-        raise FileExistsError(f"{directory} is not empty; give an empty or new directory")
+        raise ConfigError(f"{directory} is not empty; give an empty or new directory")
     return directory.resolve()
 
 
@@ -71,6 +72,7 @@ def run_demo(directory: Path | None, console: Console) -> int:
     settings = load_settings(project, flags)
     console.say(f"model: {settings.model}")
     with running(settings, project) as engine:
+        stop_on_interrupt(engine.runtime, console.say)
         record = run_plan_and_wait(engine, plan, settings, console)
     print_outcome(record, settings, console)
 

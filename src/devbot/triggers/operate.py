@@ -13,7 +13,8 @@ from devbot.config import load_settings
 from devbot.runs.engine.control import cancel_run, resume_run, retry_run
 from devbot.runs.engine.engine import running
 from devbot.runs.runtime import Runtime
-from devbot.triggers.console import Console, follow, print_outcome
+from devbot.triggers.console import Console, exit_code, follow, print_outcome
+from devbot.triggers.interrupt import stop_on_interrupt
 
 
 def operate(command: str, run_id: str, repo: Path, flags: dict[str, Any], wait: bool) -> int:
@@ -28,6 +29,7 @@ def operate(command: str, run_id: str, repo: Path, flags: dict[str, Any], wait: 
         return 0
     local = settings.workers == "local"
     with running(settings, repo, serve_queue=local) as engine:
+        stop_on_interrupt(engine.runtime, console.say)
         if command == "resume":
             outcome = resume_run(engine, run_id)
             record, go_on, started = outcome.record, outcome.wait, outcome.message
@@ -42,4 +44,4 @@ def operate(command: str, run_id: str, repo: Path, flags: dict[str, Any], wait: 
             return 0
         final = follow(engine, record, console, started)
     print_outcome(final, settings, console)
-    return 0 if final.status == "completed" else 1
+    return exit_code(final.status)

@@ -13,6 +13,7 @@ from devbot.config import Settings
 from devbot.plans.plan import PlanError
 from devbot.runs.engine.engine import Engine, running
 from devbot.triggers.console import Console, follow, print_outcome
+from devbot.triggers.interrupt import stop_on_interrupt
 from devbot.triggers.watcher import PlanWatcher
 
 
@@ -42,7 +43,9 @@ def watch(
     Plans found at start are queued like new ones. With `workers = "local"` this process is
     the worker and runs them one at a time; with `"external"` it only enqueues them.
     """
+    stop = stop or threading.Event()
     with running(settings, repo, serve_queue=settings.workers == "local") as engine:
+        stop_on_interrupt(engine.runtime, console.say, stop)
         watcher = PlanWatcher(
             repo, settings.plan_dirs, lambda plan: handle_plan(engine, plan, settings, console)
         )

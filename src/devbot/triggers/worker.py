@@ -13,6 +13,7 @@ from pathlib import Path
 from devbot.config import Settings
 from devbot.runs.engine.engine import running
 from devbot.triggers.console import Console
+from devbot.triggers.interrupt import stop_on_interrupt
 
 
 def run_worker(
@@ -21,6 +22,7 @@ def run_worker(
     """Serve the queue until Ctrl-C or `stop` is set; print each run's progress."""
     stop = stop or threading.Event()
     with running(settings, repo, serve_queue=True) as engine:
+        stop_on_interrupt(engine.runtime, console.say, stop)
         unsubscribe = engine.runtime.progress.subscribe(console.progress)
         try:
             console.say(

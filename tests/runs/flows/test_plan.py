@@ -112,14 +112,27 @@ def test_garbled_replies_end_the_run_with_format_errors(plan_runner: PlanRunner)
     assert front["files_created"] == 0
 
 
-def test_model_error_fails_the_run_with_the_reason(plan_runner: PlanRunner) -> None:
+def test_a_model_refused_at_the_first_turn_pushes_nothing_and_says_what_to_fix(
+    plan_runner: PlanRunner,
+) -> None:
     denied = {"error": {"kind": "auth", "message": "invalid x-api-key", "retryable": False}}
     record = plan_runner.run([denied])
 
     assert record.status == "failed"
     assert record.exit_status == "model_error"
     assert "invalid x-api-key" in record.message
-    assert plan_runner.repo.remote_sha("devbot/task") is not None
+    assert "nothing was pushed" in record.message and "`model` setting" in record.message
+    assert plan_runner.repo.remote_sha("devbot/task") is None
+    assert _prs(plan_runner) == []
+    assert "worktrees" not in plan_runner.repo.git("worktree", "list")
+
+
+def test_a_model_error_after_work_still_pushes_the_work(plan_runner: PlanRunner) -> None:
+    down = {"error": {"kind": "server", "message": "overloaded", "retryable": False}}
+    record = plan_runner.run([{"text": "@@WRITE a.txt\na\n@@END\n"}, down])
+
+    assert (record.status, record.exit_status) == ("failed", "model_error")
+    assert plan_runner.repo.remote_file("devbot/task", "a.txt") == "a\n"
 
 
 def test_wall_time_limit(plan_runner: PlanRunner) -> None:

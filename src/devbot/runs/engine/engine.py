@@ -17,6 +17,7 @@ from __future__ import annotations
 import logging
 import os
 import sys
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -45,6 +46,9 @@ from devbot.tools.jail import PathOutsideWorkspace
 APP_NAME = "devbot"
 APPLICATION_VERSION = f"devbot-{__version__}"
 LOCAL_ID = "local"
+WAIT_POLL_S = 0.05
+PARK_S = 60.0
+"""How long a command waits at its end for the runs in flight to reach a step boundary."""
 
 
 class Engine:
@@ -104,9 +108,16 @@ class Engine:
         engine.supervisor.start()
         return engine
 
-    def shutdown(self) -> None:
+    def shutdown(self, park_s: float = 0.0) -> None:
         """Stop DBOS so the next launch (another repo, another test) starts clean; our worker
-        row goes, so another process takes our unfinished runs over at once."""
+        row goes, so another process takes our unfinished runs over at once.
+
+        `park_s`: first let the runs in flight reach their next step boundary and park there
+        (waiting at most that long), so that none is cut mid-step and none is marked failed:
+        what a command does when it ends. A parked run's thread waits for the process to end."""
+        if park_s > 0:
+            self.runtime.stopping.set()
+            self.runtime.wait_parked(park_s)
         self.supervisor.stop()
         DBOS.destroy(destroy_registry=False)
         self.registry.release(self.executor_id)
@@ -145,10 +156,18 @@ class Engine:
             via_queue=via_queue,
         )
 
-    @staticmethod
-    def wait(run_id: str) -> RunResult:
+    def wait(self, run_id: str) -> RunResult | None:
         """Block until the run's workflow ends: its result, or a failed one when it ended
-        without one (stopped, given up)."""
+        without one (stopped, given up); None when this process is stopping and the run
+        parked at a step boundary instead."""
+        while True:
+            status = DBOS.get_workflow_status(run_id)
+            if status is not None and status.status not in ("PENDING", "ENQUEUED"):
+                break
+            if not self.runtime.stopping.is_set():
+                time.sleep(WAIT_POLL_S)
+            elif self.runtime.wait_parked(WAIT_POLL_S):
+                return None
         try:
             result: object = DBOS.retrieve_workflow(run_id).get_result(polling_interval_sec=0.05)
         except Exception as exc:  # cancelled by the supervisor, dead-lettered, ...
@@ -180,15 +199,16 @@ def running(
     serve_feedback: bool = False,
     forge_factory: ForgeFactory | None = None,
 ) -> Iterator[Engine]:
-    """A runtime for `repo` and the engine launched on it, both closed at the end: what a
-    command does from its start to its end."""
+    """A runtime for `repo` and the engine launched on it, both closed at the end (the runs
+    still in flight park at their next step boundary first): what a command does from its
+    start to its end."""
     runtime = Runtime.open(settings, repo, forge_factory=forge_factory)
     try:
         engine = Engine.launch(runtime, serve_queue=serve_queue, serve_feedback=serve_feedback)
         try:
             yield engine
         finally:
-            engine.shutdown()
+            engine.shutdown(park_s=PARK_S)
     finally:
         runtime.close()
 

@@ -8,9 +8,10 @@ engine (the `Starter`) starts those runs; this flow only decides.
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Protocol
+from typing import Protocol, TypeVar
 
 from devbot.plans.plan import plan_filename, slugify
 from devbot.runs.flows.skeleton import step
@@ -20,6 +21,7 @@ from devbot.untrusted import clean_untrusted
 from devbot.vcs.forge import FeedbackForge
 
 EYES = "eyes"
+T = TypeVar("T")
 
 
 class Starter(Protocol):
@@ -47,14 +49,23 @@ class DeliveryFlow:
         self.runtime, self.request, self.starter = runtime, request, starter
         self.trigger = request.trigger
 
+    def step(self, name: str, fn: Callable[[], T]) -> T:
+        """A recorded step; when the process is stopping, the delivery parks before it."""
+        self.runtime.checkpoint(None)
+        return step(name, fn)
+
     def execute(self) -> DeliveryOutcome:
+        with self.runtime.running():
+            return self._execute()
+
+    def _execute(self) -> DeliveryOutcome:
         try:
             settings, repo = self.request.settings, Path(self.request.repo)
             outcome = self._handle(self.runtime.feedback_forge(settings, repo))
         except Exception as exc:
             outcome = DeliveryOutcome("failed", f"{type(exc).__name__}: {exc}")
         delivery_id = self.trigger.delivery_id
-        step(
+        self.step(
             "mark_delivery",
             lambda: self.runtime.inbox.mark([delivery_id], outcome.status, outcome.reason),
         )
@@ -62,13 +73,13 @@ class DeliveryFlow:
 
     def _handle(self, forge: FeedbackForge) -> DeliveryOutcome:
         trigger, sender = self.trigger, self.trigger.sender
-        allowed: bool = step("authorise", lambda: self.runtime.may_trigger(forge, sender))
+        allowed: bool = self.step("authorise", lambda: self.runtime.may_trigger(forge, sender))
         if not allowed:
             return DeliveryOutcome("ignored", f"{sender} has no write permission")
         comment = trigger.comment
         if isinstance(trigger, IssueTrigger):
             if comment is not None:
-                step("react", lambda: forge.add_reaction(comment, EYES))
+                self.step("react", lambda: forge.add_reaction(comment, EYES))
             plan_rel, text = issue_plan(self.request.settings.plan_dirs[0], trigger)
             # not a step: a replay finds the run already started for this exact plan content
             run_id = self.starter.start_issue_run(plan_rel, text, self.request)
@@ -77,9 +88,9 @@ class DeliveryFlow:
             return DeliveryOutcome(
                 "ignored", "not devbot's pull request and devbot is not mentioned"
             )
-        step("react", lambda: forge.add_reaction(trigger.comment, EYES))
+        self.step("react", lambda: forge.add_reaction(trigger.comment, EYES))
         scope = self.request.repo
-        new_run: str | None = step(
+        new_run: str | None = self.step(
             "schedule_feedback",
             lambda: self.runtime.feedback.schedule(
                 scope,

@@ -27,7 +27,7 @@ from devbot.runs.flows.base_config import settings_from_branch
 from devbot.runs.flows.branch_docs import find_report, read_plan
 from devbot.runs.flows.comments import Collected, collect_comments, describe_comment
 from devbot.runs.flows.report import RunFacts
-from devbot.runs.flows.skeleton import DurableRun, Ending, Outcome, Prepared, Published, step
+from devbot.runs.flows.skeleton import DurableRun, Ending, Outcome, Prepared, Published
 from devbot.runs.requests import FeedbackRequest, RunResult
 from devbot.runs.runtime import Runtime
 from devbot.runs.state.store import RunRecord
@@ -73,9 +73,9 @@ class FeedbackRun(DurableRun):
 
     def execute(self) -> RunResult:
         self._debounce()
-        cutoff: float = step("begin", lambda: self.state.begin(self.run_id).trigger_at)
-        pr: PullRequest = step("load_pull_request", self._do_load_pr)
-        self.settings = step("base_settings", lambda: self._do_settings(pr.base))
+        cutoff: float = self.step("begin", lambda: self.state.begin(self.run_id).trigger_at)
+        pr: PullRequest = self.step("load_pull_request", self._do_load_pr)
+        self.settings = self.step("base_settings", lambda: self._do_settings(pr.base))
         self._record(pr)
         if pr.head_repo != self.forge.full_name:
             where = pr.head_repo or "a repository that is gone"
@@ -84,18 +84,18 @@ class FeedbackRun(DurableRun):
                 f"the pull request's branch lives in {where}; devbot pushes only to branches "
                 f"of {self.forge.full_name}",
             )
-        self.collected = step(
+        self.collected = self.step(
             "collect_comments",
             lambda: collect_comments(self.runtime, self.forge, self.scope, self.number, cutoff),
         )
         if not self.collected.comments:
             return self.conclude("completed", "nothing to address: no unaddressed comment")
         key = _marker("progress", self.run_id)
-        self.progress_id = step(
+        self.progress_id = self.step(
             "progress_comment",
             lambda: _post_once(self.forge, self.number, key, self._progress("started")),
         )
-        prepared: Prepared = step("prepare_worktree", lambda: self._do_prepare(pr))
+        prepared: Prepared = self.step("prepare_worktree", lambda: self._do_prepare(pr))
         self._update_progress("the agent is working")
         return self.end(prepared, self.work(prepared))
 
@@ -105,7 +105,7 @@ class FeedbackRun(DurableRun):
         window = self.server_settings.feedback_debounce_s
         waited = 0.0
         while waited < 10 * window:
-            quiet: float = step("debounce", lambda: self.state.quiet_for(self.run_id))
+            quiet: float = self.step("debounce", lambda: self.state.quiet_for(self.run_id))
             if quiet >= window:
                 return
             DBOS.sleep(window - quiet)
@@ -215,10 +215,10 @@ class FeedbackRun(DurableRun):
             return
         changed = head != prepared.start_sha and work != prepared.start_sha
         answer = work if changed else head
-        step("reply_in_threads", lambda: self._do_replies(answer, outcome, changed))
-        step("resolve_threads", self._do_resolve)
+        self.step("reply_in_threads", lambda: self._do_replies(answer, outcome, changed))
+        self.step("resolve_threads", self._do_resolve)
         ids = [c.id for c in self.collected.comments]
-        step(
+        self.step(
             "mark_addressed",
             lambda: self.state.mark_addressed(self.scope, self.number, ids, self.run_id, head),
         )
@@ -243,9 +243,9 @@ class FeedbackRun(DurableRun):
             notes="\n".join(self.collected.notes()),
         ).strip()
         key = _marker("status", self.run_id)
-        step("final_status", lambda: _post_once(self.forge, self.number, key, body))
+        self.step("final_status", lambda: _post_once(self.forge, self.number, key, body))
         self._update_progress(f"finished ({said}), see the status comment")
-        step("finish_state", lambda: self.state.finish(self.run_id, said))
+        self.step("finish_state", lambda: self.state.finish(self.run_id, said))
 
     # -- forge side effects ----------------------------------------------------------------
 
@@ -288,7 +288,7 @@ class FeedbackRun(DurableRun):
         progress_id = self.progress_id
         key = _marker("progress", self.run_id)
         body = marked(f"{self._progress(stage)}\n{key}", COMMENT_MARKER)
-        step(f"progress: {stage}", lambda: self.forge.update_comment(progress_id, body))
+        self.step(f"progress: {stage}", lambda: self.forge.update_comment(progress_id, body))
 
     def _task_body(self, pr: PullRequest, plan: Plan | None, plan_rel: str, report_rel: str) -> str:
         plan_text = plan.body if plan else clean_untrusted(pr.body)

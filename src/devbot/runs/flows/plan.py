@@ -24,7 +24,6 @@ from devbot.runs.flows.skeleton import (
     Prepared,
     Published,
     WorkspaceLost,
-    step,
 )
 from devbot.runs.requests import PlanRequest, RunResult
 from devbot.runs.runtime import Runtime
@@ -53,7 +52,7 @@ class PlanRun(DurableRun):
 
     def execute(self) -> RunResult:
         self.store.update(self.run_id, status="running")
-        prepared: Prepared = step("prepare_workspace", self._do_prepare)
+        prepared: Prepared = self.step("prepare_workspace", self._do_prepare)
         published = bool(self.store.get(self.run_id).head_sha)  # then the worktree was removed
         if not self.worktree.is_dir() and not published:
             raise WorkspaceLost(

@@ -36,6 +36,7 @@ from devbot.runs.flows.report import RunFacts, agent_figures, commit_report
 from devbot.runs.flows.verify import TestSummary, testing_notes, tests_failure
 from devbot.runs.requests import RunResult
 from devbot.runs.runtime import Runtime
+from devbot.templating import render
 from devbot.vcs.git import Commit, Git, GitError
 
 T = TypeVar("T")
@@ -154,12 +155,19 @@ class DurableRun(ABC):
     def say(self, line: str) -> None:
         self.runtime.progress.emit(self.run_id, line)
 
+    def step(self, name: str, fn: Callable[[], T]) -> T:
+        """A recorded step; when the process is stopping, the run parks before it."""
+        self.runtime.checkpoint(self.run_id)
+        return step(name, fn)
+
     def run(self) -> RunResult:
         """`execute`, and whatever goes wrong in it still ends the run with its reason."""
-        try:
-            return self.execute()
-        except Exception as exc:  # the run record must never stay "running" after a crash
-            return self.fail(failure_reason(exc))
+        with self.runtime.running():
+            try:
+                return self.execute()
+            except Exception as exc:  # the run record must never stay "running" after a crash
+                self.runtime.checkpoint(self.run_id)  # unless the process is stopping: park
+                return self.fail(failure_reason(exc))
 
     @abstractmethod
     def execute(self) -> RunResult: ...
@@ -168,7 +176,7 @@ class DurableRun(ABC):
 
     def work(self, prepared: Prepared) -> Outcome:
         verification = make_verification(
-            self.settings, prepared.test_command, self.worktree, step, self.say
+            self.settings, prepared.test_command, self.worktree, self.step, self.say
         )
         result = run_agent(
             self.runtime,
@@ -179,7 +187,7 @@ class DurableRun(ABC):
             run_id=self.run_id,
             say=self.say,
             started_at=self.started_at,
-            record=step,
+            record=self.step,
             should_stop=self.cancel_requested if self.cancellable else None,
         )
         cancelled = self.cancellable and (
@@ -193,29 +201,51 @@ class DurableRun(ABC):
 
     def cancel_requested(self) -> bool:
         """A recorded check, so a resumed run replays the same answer at the same point."""
-        return step("cancel_check", lambda: self.store.cancel_requested(self.run_id))
+        return self.step("cancel_check", lambda: self.store.cancel_requested(self.run_id))
 
     # -- end: the same ending for every kind of run --------------------------------------
 
     def end(self, prepared: Prepared, outcome: Outcome) -> RunResult:
-        work: Commit = step("commit_work", lambda: self._do_commit_work(outcome))
-        head: str = step("commit_report", lambda: self._do_commit_report(prepared, outcome, work))
+        if outcome.result.exit_status == ExitStatus.MODEL_ERROR and outcome.result.steps == 0:
+            self.step("remove_worktree", lambda: worktrees.remove(self.git, self.worktree))
+            return self.conclude("failed", self._model_unusable(outcome), outcome)
+        work: Commit = self.step("commit_work", lambda: self._do_commit_work(outcome))
+        head: str = self.step(
+            "commit_report", lambda: self._do_commit_report(prepared, outcome, work)
+        )
         self.say(f"committed {head[:10]} on {prepared.branch}")
-        refusal: Refusal = step(
+        refusal: Refusal = self.step(
             "check_change_set",
             lambda: check_change_set(self.tree, prepared.start_sha, head, self.settings),
         )
         if refusal:
             kept = f"{refusal.reason()}; the work is kept in {self.worktree}"
             return self.conclude("failed", kept, outcome)
-        published: Published = step(
+        published: Published = self.step(
             self.publish_step, lambda: self.publish(prepared, outcome, head)
         )
         if not published.pushed:
             return self.conclude("failed", published.error, outcome)
         self.after_publish(prepared, outcome, work.sha or head, head)
-        step("remove_worktree", lambda: worktrees.remove(self.git, self.worktree))
+        self.step("remove_worktree", lambda: worktrees.remove(self.git, self.worktree))
         return self.conclude(outcome.status, outcome.reason, outcome, head, published.pr_url)
+
+    def _model_unusable(self, outcome: Outcome) -> str:
+        """Why a run whose model never answered ends with nothing to push, and what to fix."""
+        provider = self.settings.model.partition("/")[0]
+        keys = {"anthropic": "ANTHROPIC_API_KEY", "openai": "OPENAI_API_KEY"}
+        key_hint = f", the key in `{keys[provider]}`" if provider in keys else ""
+        base = self.settings.api_base
+        base_hint = f" and that `api_base` ({base}) answers" if base else ""
+        return render(
+            "devbot.runs",
+            "model_unusable.txt",
+            model=self.settings.model,
+            message=outcome.result.message,
+            key_hint=key_hint,
+            base_hint=base_hint,
+            run_id=self.run_id,
+        ).strip()
 
     def _do_commit_work(self, outcome: Outcome) -> Commit:
         dropped = self.tree.commit_all(self.commit_message(outcome)).dropped
@@ -252,7 +282,7 @@ class DurableRun(ABC):
     ) -> RunResult:
         """The end of every run: when it finished, what the forge is told, the run record.
         `head` is given only when it was pushed."""
-        finished_at: float = step("finished_at", time.time)
+        finished_at: float = self.step("finished_at", time.time)
         self.tell(Ending(status, reason, outcome, head, finished_at))
         values: dict[str, Any] = {"status": status, "message": reason, "finished_at": finished_at}
         if head:

@@ -61,7 +61,7 @@ cancel_requests_table = sa.Table(
     sa.Column("requested_at", sa.Float, nullable=False),
 )
 
-ACTIVE_STATUSES = ("queued", "running")
+ACTIVE_STATUSES = ("queued", "running", "interrupted")
 
 
 @dataclass

@@ -22,6 +22,7 @@ import uvicorn
 from devbot.config import ConfigError, Settings
 from devbot.runs.engine.engine import Engine, running
 from devbot.runs.runtime import ForgeUnavailable, Runtime
+from devbot.triggers.interrupt import stop_on_interrupt
 from devbot.triggers.webhook.app import create_app
 from devbot.triggers.webhook.connections import (
     ConnectionGuard,
@@ -209,5 +210,6 @@ def serve(
             port=port,
         )
         say(f"devbot serve: POST {server.url}/webhook, GET {server.url}/healthz (repo {repo})")
+        stop_on_interrupt(engine.runtime, say)  # uvicorn passes the signal on when it stops
         server.serve_forever()
     return 0
