@@ -8,6 +8,8 @@ counted). Boundaries are found by polling DBOS's step records from outside the p
 
 from __future__ import annotations
 
+import os
+import signal
 import subprocess
 import time
 from collections.abc import Iterator
@@ -239,3 +241,62 @@ def test_killed_in_the_middle_of_a_model_turn_pays_that_turn_once_more_at_most(
     outcome, paid = _crash_and_resume(harness, model_step, mid_step=True)
     _assert_same(outcome, baseline)
     assert paid == len(REPLIES) + 1  # the call in flight was cut short; the rest never repeat
+
+
+def _interrupt_and_resume(
+    harness: Harness, command: str, signals: int
+) -> tuple[Outcome, int, str, int]:
+    """Send Ctrl-C (`signals` times) to `devbot run` or `devbot watch` once the first action
+    is recorded, then `devbot runs resume`; the outcome, model calls paid, what the
+    interrupted process printed and its exit code."""
+    repo = harness.repo()
+    before = len(harness.server.requests)
+    model = ("--model", "openai/gpt-4o-mini", "--api-base", harness.server.url)
+    if command == "run":
+        process = harness.start_run(repo)
+    else:
+        process = harness.procs.start("watch", *model, cwd=repo.work)
+    reader = StepReader(dbos_url(repo.work))
+    try:
+        reader.wait_for(lambda: len(reader.workflow_ids()) == 1)
+        (run_id,) = reader.workflow_ids()
+        reader.wait_for(lambda: "action" in reader.steps(run_id))
+        for _ in range(signals):
+            os.kill(process.pid, signal.SIGINT)
+        code = process.wait(timeout=60)
+        printed = output_of(process)
+        assert reader.steps(run_id) != STEPS, "the run finished before it was interrupted"
+        store = RunStore(f"sqlite:///{repo.work / '.devbot' / 'runs.sqlite'}")
+        try:
+            assert store.get(run_id).status != "failed", printed
+        finally:
+            store.close()
+        resumed, output = harness.procs.run("runs", "resume", run_id, cwd=repo.work)
+        assert resumed == 0, output
+        outcome = harness.outcome(repo, reader, run_id)
+    finally:
+        reader.close()
+    return outcome, len(harness.server.requests) - before, printed, code
+
+
+@pytest.mark.parametrize("command", ["run", "watch"])
+def test_ctrl_c_stops_at_a_step_boundary_and_resume_finishes_the_same_run(
+    harness: Harness, baseline: Outcome, command: str
+) -> None:
+    outcome, paid, printed, code = _interrupt_and_resume(harness, command, signals=1)
+    assert "Traceback" not in printed and "ERROR" not in printed, printed
+    assert "stops at its next step boundary" in printed
+    assert "devbot runs resume" in printed
+    assert code == (130 if command == "run" else 0), printed
+    _assert_same(outcome, baseline)
+    assert paid == len(REPLIES)  # nothing cut short, nothing paid twice
+
+
+def test_a_second_ctrl_c_exits_at_once_and_the_run_still_resumes(
+    harness: Harness, baseline: Outcome
+) -> None:
+    outcome, paid, printed, code = _interrupt_and_resume(harness, "run", signals=2)
+    assert "Traceback" not in printed, printed
+    assert code == 130
+    _assert_same(outcome, baseline)
+    assert paid - len(REPLIES) <= 1  # at most the model call cut short is paid again

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import json
 import os
+import signal
 import re
 import subprocess
 import time
@@ -604,3 +605,36 @@ def test_killed_feedback_run_resumes_to_the_same_result(
     assert baseline.paid <= outcome.paid <= baseline.paid + point.extra_paid
     if point.cuts_a_call:
         assert outcome.paid == baseline.paid + 1  # only the call cut short is paid again
+
+
+@pytest.mark.parametrize("signals", [1, 2], ids=["once", "twice"])
+def test_ctrl_c_on_serve_parks_the_feedback_run_and_a_restart_finishes_it(
+    harness: Harness, baseline: Outcome, signals: int
+) -> None:
+    """Ctrl-C once: the run stops at its next step boundary; twice: the process ends at once.
+    Either way no traceback, the run is not failed, and the next `devbot serve` finishes it
+    to the same result."""
+    case = harness.case()
+    comment = harness.comment(case)
+    process, url = harness.serve(case)
+    reader = StepReader(dbos_url(case.repo.work))
+    try:
+        harness.deliver(case, url, comment)
+        after_step("feedback", 10).wait(harness, case, reader)  # the first action recorded
+        for _ in range(signals):
+            os.kill(process.pid, signal.SIGINT)
+        process.wait(timeout=60)
+        printed = output_of(process)
+        assert "Traceback" not in printed, printed
+        feedback_id = _feedback_id(reader)
+        assert feedback_id is not None and reader.statuses()[feedback_id] == "PENDING"
+        process, _ = harness.serve(case)
+        harness.wait_done(reader, process)
+        outcome = harness.outcome(case, reader)
+    finally:
+        reader.close()
+        harness.procs.kill(process)
+    assert outcome.feedback_steps == baseline.feedback_steps
+    assert outcome.subjects == baseline.subjects and outcome.files == baseline.files
+    assert outcome.replies == baseline.replies and outcome.statuses == baseline.statuses
+    assert baseline.paid <= outcome.paid <= baseline.paid + (signals - 1)
