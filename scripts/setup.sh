@@ -19,3 +19,10 @@ if [ ! -x .venv/bin/python ]; then
   python3 -m venv .venv
 fi
 .venv/bin/python -m pip install --quiet --disable-pip-version-check -c constraints.txt -e '.[dev]'
+# `devbot` on the PATH: a link in ~/.local/bin (the usual user bin folder)
+mkdir -p "$HOME/.local/bin"
+ln -sf "$PWD/.venv/bin/devbot" "$HOME/.local/bin/devbot"
+case ":$PATH:" in
+  *":$HOME/.local/bin:"*) ;;
+  *) echo "devbot is in $HOME/.local/bin (not on your PATH): add it, or use $PWD/.venv/bin/devbot" >&2 ;;
+esac

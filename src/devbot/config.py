@@ -6,6 +6,7 @@ Unknown keys and values of the wrong type are refused with the file and key name
 
 from __future__ import annotations
 
+import difflib
 import os
 import tomllib
 from collections.abc import Mapping
@@ -139,10 +140,15 @@ def read_toml(path: Path) -> dict[str, Any]:
         raise ConfigError(f"{path}: not UTF-8 text") from None
     unknown = sorted(set(data) - set(_FIELDS))
     if unknown:
-        raise ConfigError(
-            f"{path}: unknown key(s) {', '.join(unknown)}; known keys: {', '.join(_FIELDS)}"
-        )
+        named = ", ".join(_with_suggestion(key) for key in unknown)
+        raise ConfigError(f"{path}: unknown key(s) {named}; known keys: {', '.join(_FIELDS)}")
     return {key: _coerce(key, value, str(path)) for key, value in data.items()}
+
+
+def _with_suggestion(key: str) -> str:
+    """`key`, with the known key it was probably meant to be."""
+    close = difflib.get_close_matches(key, list(_FIELDS), n=1, cutoff=0.6)
+    return f"{key} (did you mean {close[0]}?)" if close else key
 
 
 def read_env(environ: Mapping[str, str]) -> dict[str, Any]:

@@ -14,8 +14,8 @@ from __future__ import annotations
 
 import json
 import os
-import signal
 import re
+import signal
 import subprocess
 import time
 import urllib.request

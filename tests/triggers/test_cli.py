@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import argparse
 import os
 import subprocess
 import sys
@@ -176,3 +177,62 @@ def test_a_run_whose_model_is_unreachable_leaves_origin_and_the_forge_untouched(
     assert "devbot/" not in plan_runner.repo.git("ls-remote", "--heads", "origin")
     forge = default_forge(plan_runner.settings([]), plan_runner.repo.work)
     assert isinstance(forge, LocalForge) and forge.list_pull_requests() == []
+
+
+def _actions(parser: argparse.ArgumentParser) -> list[tuple[str, argparse.Action]]:
+    found: list[tuple[str, argparse.Action]] = []
+    for action in parser._actions:
+        if isinstance(action, argparse._SubParsersAction):
+            for name, child in action.choices.items():
+                found += [(f"{name} {where}", a) for where, a in _actions(child)]
+        elif not isinstance(action, argparse._HelpAction | argparse._VersionAction):
+            found.append((action.dest, action))
+    return found
+
+
+def test_every_option_and_argument_says_what_it_is_for() -> None:
+    from devbot.triggers.cli import build_parser
+
+    actions = _actions(build_parser())
+    assert len(actions) > 40
+    assert [where for where, action in actions if not action.help] == []
+    commands_with_repo = {where.split()[0] for where, a in actions if a.dest == "repo"}
+    assert commands_with_repo >= {"init", "run", "watch", "serve", "runs", "worker", "sandbox"}
+
+
+def test_runs_take_repo_after_the_action_too_and_list_is_the_table(
+    plan_runner: PlanRunner, capsys: pytest.CaptureFixture[str]
+) -> None:
+    record = plan_runner.run([{"text": HELLO}])
+    plan_runner.close()
+    work = str(plan_runner.repo.work)
+    assert main(["runs", "show", "--repo", work, record.id]) == 0
+    assert "exit_status: submitted" in capsys.readouterr().out
+    assert main(["runs", "list", "--repo", work]) == 0
+    assert record.id in capsys.readouterr().out
+
+
+def test_outside_a_repository_devbot_says_to_use_repo(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    assert main(["runs"]) == 2
+    err = capsys.readouterr().err
+    assert "is not inside a git repository" in err and "--repo PATH" in err
+
+
+def test_a_misspelt_setting_gets_a_suggestion(origin_repo: OriginRepo) -> None:
+    from devbot.config import ConfigError, load_settings
+
+    (origin_repo.work / "devbot.toml").write_text("max_stpes = 3\n", encoding="utf-8")
+    with pytest.raises(ConfigError, match=r"max_stpes \(did you mean max_steps\?\)"):
+        load_settings(origin_repo.work, environ={})
+
+
+def test_init_says_the_example_is_an_example_and_what_to_do_next(
+    origin_repo: OriginRepo, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert main(["init", "--repo", str(origin_repo.work)]) == 0
+    out = capsys.readouterr().out
+    assert "is an example: `devbot watch` leaves it alone" in out
+    assert "Next steps:" in out and "devbot run ai-plans/" in out

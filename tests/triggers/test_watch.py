@@ -8,7 +8,10 @@ import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 
+import pytest
+
 from devbot.runs.state.store import RunRecord
+from devbot.triggers.cli import main
 from devbot.triggers.console import Console
 from devbot.triggers.watch import watch
 from tests.fixtures.engine import PlanRunner, plan_text
@@ -88,3 +91,16 @@ def test_watch_ignores_reports_and_temp_files(plan_runner: PlanRunner) -> None:
         wait_until(lambda: len(finished_runs(plan_runner)) == 1, output)
 
     assert [r.plan_path for r in plan_runner.store().recent()] == ["ai-plans/261124__PLAN__real.md"]
+
+
+def test_the_example_plan_of_init_is_left_alone_until_it_is_edited(
+    plan_runner: PlanRunner, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert main(["init", "--repo", str(plan_runner.repo.work)]) == 0
+    (example,) = (plan_runner.repo.work / "ai-plans").glob("*__PLAN__example.md")
+    with watching(plan_runner) as output:
+        wait_until(lambda: f"skip {example.name}: the example" in output.getvalue(), output)
+        assert plan_runner.store().recent() == []
+        example.write_text(example.read_text() + "\nAlso create hello.txt.\n", encoding="utf-8")
+        wait_until(lambda: len(finished_runs(plan_runner)) == 1, output)
+    assert finished_runs(plan_runner)[0].plan_path.endswith("__PLAN__example.md")

@@ -51,59 +51,76 @@ def _flags(args: argparse.Namespace) -> dict[str, Any]:
     return {key: getattr(args, key, None) for key in keys}
 
 
+REPO_HELP = "the git repository (default: the one the current directory is in)"
+RUN_ID_HELP = "a run's id, or its start when that names one run (see `devbot runs`)"
+
+
+def _repo_option(parser: argparse.ArgumentParser, help_text: str = REPO_HELP) -> None:
+    """`--repo`, the same on every command; absent unless given (commands pick the default)."""
+    parser.add_argument("--repo", type=Path, default=argparse.SUPPRESS, help=help_text)
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="devbot", description="Turn Markdown plans into reviewed pull requests."
     )
     parser.add_argument("--version", action="version", version=f"devbot {__version__}")
-    sub = parser.add_subparsers(dest="command", required=True)
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
     init = sub.add_parser("init", help="write a commented devbot.toml and an example plan")
-    init.add_argument("--repo", type=Path, default=Path("."))
+    _repo_option(init)
 
     run = sub.add_parser("run", help="run one plan now and wait for it")
-    run.add_argument("plan", type=Path)
-    run.add_argument("--repo", type=Path, default=None, help="repository (default: the plan's)")
+    run.add_argument("plan", type=Path, help="the plan file, e.g. ai-plans/261124__PLAN__x.md")
+    _repo_option(run, "the git repository (default: the plan's)")
     _add_setting_flags(run)
     _add_allow_flag(run)
 
     watch = sub.add_parser("watch", help="run plans as they appear in the plan folders")
-    watch.add_argument("--repo", type=Path, default=Path("."))
-    watch.add_argument("--dirs", default=None, help="comma-separated plan folders")
+    _repo_option(watch)
+    watch.add_argument("--dirs", default=None, help="comma-separated plan folders to watch")
     _add_setting_flags(watch)
     _add_allow_flag(watch)
 
     serve = sub.add_parser("serve", help="answer GitHub webhooks (review feedback, issues)")
-    serve.add_argument("--repo", type=Path, default=Path("."))
-    serve.add_argument("--host", default="127.0.0.1")
-    serve.add_argument("--port", type=int, default=8000)
+    _repo_option(serve)
+    serve.add_argument("--host", default="127.0.0.1", help="address to listen on")
+    serve.add_argument("--port", type=int, default=8000, help="port to listen on")
     _add_setting_flags(serve)
 
     demo = sub.add_parser("demo", help="create a demo repository and run the hello plan")
-    demo.add_argument("--dir", type=Path, default=None)
+    demo.add_argument(
+        "--dir", type=Path, default=None, help="an empty directory (default: a new temporary one)"
+    )
 
-    runs = sub.add_parser("runs", help="list runs, or show one run's trajectory")
-    runs.add_argument("--repo", type=Path, default=Path("."))
-    runs_sub = runs.add_subparsers(dest="runs_command")
+    _add_runs_parser(sub)
+    worker = sub.add_parser("worker", help="take runs from the run queue until stopped")
+    _repo_option(worker)
+    _add_sandbox_parser(sub)
+    return parser
+
+
+def _add_runs_parser(sub: Any) -> None:
+    runs = sub.add_parser("runs", help="list runs, show one, or resume, cancel, retry one")
+    _repo_option(runs)
+    runs_sub = runs.add_subparsers(dest="runs_command", metavar="ACTION")
+    listing = runs_sub.add_parser("list", help="the newest runs (what `devbot runs` prints)")
+    _repo_option(listing)
     show = runs_sub.add_parser("show", help="print a run and its trajectory")
-    show.add_argument("run_id")
+    show.add_argument("run_id", help=RUN_ID_HELP)
+    _repo_option(show)
     for name, help_text in (
         ("resume", "continue a stopped run from its last recorded step, and wait for it"),
         ("cancel", "stop a run at its next step boundary (its report says cancelled)"),
         ("retry", "start a new run of the same plan, and wait for it"),
     ):
         operation = runs_sub.add_parser(name, help=help_text)
-        operation.add_argument("run_id")
-        operation.add_argument("--repo", type=Path, default=argparse.SUPPRESS)
+        operation.add_argument("run_id", help=RUN_ID_HELP)
+        _repo_option(operation)
         if name != "cancel":
             operation.add_argument(
                 "--no-wait", action="store_true", help="return once the run is queued"
             )
-
-    worker = sub.add_parser("worker", help="take runs from the run queue until stopped")
-    worker.add_argument("--repo", type=Path, default=Path("."))
-    _add_sandbox_parser(sub)
-    return parser
 
 
 def _add_sandbox_parser(sub: Any) -> None:
@@ -117,7 +134,7 @@ def _add_sandbox_parser(sub: Any) -> None:
     image.add_argument("--tag", default=None, help="image name (default: sandbox_image)")
     image.add_argument("--mirror", default=None, help="Debian mirror for debootstrap")
     for parser in (check, run, image):
-        parser.add_argument("--repo", type=Path, default=Path("."))
+        parser.add_argument("--repo", type=Path, default=Path("."), help=REPO_HELP)
         parser.add_argument("--sandbox", default=None, help=_SETTING_FLAGS["sandbox"])
 
 

@@ -12,12 +12,13 @@ from pathlib import Path
 from typing import Any
 
 from devbot.config import CONFIG_FILE, ConfigError, load_settings
-from devbot.plans.plan import PlanError, plan_filename
+from devbot.plans.plan import PlanError
 from devbot.runs.flows.base_config import settings_from_branch
 from devbot.runs.runtime import Runtime
 from devbot.runs.state.store import RunNotFound, RunStateError
 from devbot.templating import render
 from devbot.triggers.console import Console, exit_code, print_outcome, run_plan_and_wait
+from devbot.triggers.example import example_plan
 from devbot.triggers.interrupt import stop_on_interrupt
 from devbot.vcs.git import Git, GitError
 
@@ -30,22 +31,31 @@ USER_ERRORS: tuple[type[Exception], ...] = (
 )
 
 
-def _repo(path: Path) -> Path:
-    return Git.repository(path).toplevel()
+def _repo(args: argparse.Namespace, default: Path | None = None) -> Path:
+    """The repository `--repo` names (or `default`, or the current directory's): its top."""
+    path = getattr(args, "repo", None) or default or Path(".")
+    try:
+        return Git.repository(path).toplevel()
+    except GitError:
+        raise ConfigError(
+            f"{path.resolve()} is not inside a git repository: run devbot in your repository, "
+            "or give it with --repo PATH"
+        ) from None
 
 
 def cmd_init(args: argparse.Namespace, flags: dict[str, Any]) -> int:
-    repo = _repo(args.repo)
-    config = repo / CONFIG_FILE
-    plan = repo / "ai-plans" / plan_filename(dt.date.today(), "example")
-    for path, template in ((config, "devbot.toml"), (plan, "example_plan.md")):
+    repo = _repo(args)
+    name, text = example_plan(dt.date.today())
+    plan = repo / "ai-plans" / name
+    config_text = render("devbot.triggers", "devbot.toml", date=dt.date.today())
+    for path, content in ((repo / CONFIG_FILE, config_text), (plan, text)):
         if path.exists():
             print(f"kept {path.relative_to(repo)} (exists)")
             continue
         path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_text(render("devbot.triggers", template, date=dt.date.today()), "utf-8")
+        path.write_text(content, "utf-8")
         print(f"wrote {path.relative_to(repo)}")
-    print("Edit the plan, then: devbot run " + str(plan.relative_to(repo)))
+    print(render("devbot.triggers", "init_next_steps.txt", plan=plan.relative_to(repo)), end="")
     return 0
 
 
@@ -55,7 +65,7 @@ def cmd_run(args: argparse.Namespace, flags: dict[str, Any]) -> int:
     plan = args.plan.resolve()
     if not plan.is_file():
         raise PlanError(f"{args.plan}: no such plan file")
-    repo = _repo(args.repo or plan.parent)
+    repo = _repo(args, plan.parent)
     settings = load_settings(repo, flags)
     console = Console()
     with running(settings, repo) as engine:
@@ -70,7 +80,7 @@ def cmd_watch(args: argparse.Namespace, flags: dict[str, Any]) -> int:
 
     if args.dirs:
         flags = {**flags, "plan_dirs": args.dirs}
-    repo = _repo(args.repo)
+    repo = _repo(args)
     watch(repo, load_settings(repo, flags), Console())
     return 0
 
@@ -80,7 +90,7 @@ def cmd_serve(args: argparse.Namespace, flags: dict[str, Any]) -> int:
     from devbot.triggers.webhook.server import serve, webhook_secret  # lazy: FastAPI, uvicorn
 
     webhook_secret()
-    repo = _repo(args.repo)
+    repo = _repo(args)
     settings = load_settings(repo, flags)
     settings = settings_from_branch(
         Git.repository(repo), settings.base_branch, flags, remote=settings.remote
@@ -96,7 +106,7 @@ def cmd_demo(args: argparse.Namespace, flags: dict[str, Any]) -> int:
 
 
 def cmd_runs(args: argparse.Namespace, flags: dict[str, Any]) -> int:
-    repo = _repo(args.repo)
+    repo = _repo(args)
     if args.runs_command in ("resume", "cancel", "retry"):
         from devbot.triggers.operate import operate  # lazy: DBOS
 
@@ -147,7 +157,7 @@ def _show_runs(args: argparse.Namespace, runtime: Runtime, repo: Path) -> int:
 def cmd_worker(args: argparse.Namespace, flags: dict[str, Any]) -> int:
     from devbot.triggers.worker import run_worker  # lazy: DBOS
 
-    repo = _repo(args.repo)
+    repo = _repo(args)
     run_worker(repo, load_settings(repo, flags), Console())
     return 0
 

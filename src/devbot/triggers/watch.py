@@ -13,12 +13,16 @@ from devbot.config import Settings
 from devbot.plans.plan import PlanError
 from devbot.runs.engine.engine import Engine, running
 from devbot.triggers.console import Console, follow, print_outcome
+from devbot.triggers.example import untouched_example
 from devbot.triggers.interrupt import stop_on_interrupt
 from devbot.triggers.watcher import PlanWatcher
 
 
 def handle_plan(engine: Engine, plan: Path, settings: Settings, console: Console) -> None:
     """Run `plan` unless this exact content already has a run; report bad plans clearly."""
+    if untouched_example(plan):
+        console.say(f"skip {plan.name}: the example `devbot init` wrote (edit or rename it)")
+        return
     try:
         submission = engine.submit_plan(plan, settings, only_if_new=True, via_queue=True)
     except PlanError as exc:

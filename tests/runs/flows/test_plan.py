@@ -172,7 +172,10 @@ def test_a_second_run_of_the_same_plan_continues_its_branch_and_updates_its_pr(
 ) -> None:
     first = plan_runner.run([{"text": HELLO}])
     more = "@@WRITE more.txt\nmore\n@@END\n@@FINISH\nAdded more.txt.\n@@END\n"
+    said: list[str] = []
+    plan_runner.runtime.progress.subscribe(lambda _run, line: said.append(line))
     second = plan_runner.run([{"text": more}], body="Do the task, and add more.txt.")
+    assert "continuing branch devbot/task (and its PR) from an earlier run" in said
 
     assert (first.branch, second.branch) == ("devbot/task", "devbot/task")
     assert second.report_path == first.report_path

@@ -133,12 +133,12 @@ class Supervisor:
 
         if not self.registry.is_alive(self.registry.get(workflow.executor_id or "")):
             if workflow.app_version and workflow.app_version != self.app_version:
-                DBOS.cancel_workflow(record.id)
                 self._fail(
                     record,
                     f"started by {workflow.app_version}, which no live worker runs; "
                     f"{self.app_version} cannot continue it: `devbot runs retry` starts it anew",
                 )
+                DBOS.cancel_workflow(record.id)
             return  # otherwise recovery's business, not a stall
         steps = DBOS.list_workflow_steps(record.id, load_output=False)
         marks = [s["completed_at_epoch_ms"] or s["started_at_epoch_ms"] or 0 for s in steps]
@@ -151,8 +151,8 @@ class Supervisor:
             f"no progress for {idle:.0f} s (stall_timeout_s = {self.settings.stall_timeout_s:g})"
             f" after {len(steps)} recorded step(s); the run was stopped"
         )
+        self._fail(record, reason)  # first: whoever waits on the workflow then reads it
         DBOS.cancel_workflow(record.id)
-        self._fail(record, reason)
 
     def _fail(self, record: RunRecord, reason: str) -> None:
         self.store.update(record.id, status="failed", message=reason, finished_at=time.time())

@@ -38,11 +38,30 @@ def file_listing(tree: Git, shown_max: int = 40) -> str:
     return "Files in the repository:\n" + "\n".join(shown) + suffix
 
 
+_VERBS = {
+    "ReadFile": "read",
+    "WriteFile": "write",
+    "EditFile": "edit",
+    "DeleteFile": "delete",
+    "ListFiles": "list",
+    "SearchFiles": "search",
+    "RunCommand": "run",
+}
+
+
 def describe_event(event: dict[str, Any]) -> str:
-    """One progress line for a trajectory event; gated before it is cut, so no part of a
-    secret is left for the gate to miss."""
-    kind = event.get("kind", "?")
-    step = event.get("step", "")
+    """One progress line for a trajectory event: an action names what it acted on (a file,
+    a command) and how it went; a model turn shows its first line. Gated before it is cut,
+    so no part of a secret is left for the gate to miss."""
+    kind, step = event.get("kind", "?"), event.get("step", "")
+    action = event.get("action")
+    if kind == "action" and isinstance(action, dict):
+        verb = _VERBS.get(str(action.get("type")), str(action.get("type", "act")).lower())
+        target = action.get("command") or action.get("pattern") or action.get("path") or ""
+        where = f" in {action['path']}" if action.get("pattern") and action.get("path") else ""
+        shown = outward(f"{target}{where}").replace("\n", " ")[:100]
+        verdict = "ok" if event.get("ok") else "failed"
+        return f"step {step} {verb} {shown}: {verdict}"
     content = outward(str(event.get("content", ""))).strip().splitlines()
     first = content[0][:100] if content else ""
     return f"step {step} {kind}: {first}".rstrip(": ")

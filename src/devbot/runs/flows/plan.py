@@ -75,6 +75,8 @@ class PlanRun(DurableRun):
             existing_branch=own_branch or (previous.branch if previous else None),
             reserve=lambda branch: self.store.update(self.run_id, branch=branch),
         )
+        if checkout.reused:
+            self.say(f"continuing branch {checkout.branch} (and its PR) from an earlier run")
         if _text_inside(self.worktree, self.plan_rel) != self.plan.text:
             write_inside(self.worktree, self.plan_rel, self.plan.text)
         today = dt.date.today()
