@@ -7,7 +7,7 @@ import pytest
 from devbot.config import load_settings
 from devbot.runs.runtime import default_forge
 from devbot.vcs.forge import PR_MARKER, LocalForge
-from devbot.vcs.github import GitHubForge
+from devbot.vcs.github.forge import GitHubForge
 from tests.fixtures.engine import PlanRunner
 from tests.fixtures.github_double import DEFAULT_LOGIN, DEFAULT_TOKEN, GitHubDouble
 
