@@ -7,6 +7,8 @@ from pathlib import Path
 from typing import Protocol
 
 MIB = 1024 * 1024
+ENV_ROOT = "/devbot-env"
+"""Where a prepared environment appears in the sandbox: a fixed path outside /workspace."""
 
 
 @dataclass(frozen=True)
@@ -35,6 +37,20 @@ class ResourceLimits:
         return self.disk_mb * MIB
 
 
+@dataclass(frozen=True)
+class EnvironmentMount:
+    """A prepared environment as every command sees it: the host folder `source` at
+    ENV_ROOT, read-only unless `writable` (while setup builds it); `path` put first on PATH,
+    `variables` set, and each (name in `source`, absolute place) of `links` shown at that
+    place too (node_modules at /node_modules, where Node looks from /workspace upwards)."""
+
+    source: Path
+    writable: bool = False
+    path: tuple[str, ...] = ()
+    variables: tuple[tuple[str, str], ...] = ()
+    links: tuple[tuple[str, str], ...] = ()
+
+
 class Sandbox(Protocol):
     """Runs shell commands with the workspace as working directory.
 
@@ -48,3 +64,17 @@ class Sandbox(Protocol):
     def run(
         self, command: str, workspace: Path, timeout_s: float, *, network: bool = False
     ) -> CommandResult: ...
+
+
+class Online:
+    """`inner` with network for every command (`sandbox_network = "all"`)."""
+
+    def __init__(self, inner: Sandbox) -> None:
+        self.inner = inner
+        self.name = inner.name
+        self.isolated = inner.isolated
+
+    def run(
+        self, command: str, workspace: Path, timeout_s: float, *, network: bool = False
+    ) -> CommandResult:
+        return self.inner.run(command, workspace, timeout_s, network=True)

@@ -2,11 +2,13 @@
 
 Promises: only the system directories (/usr, /bin, /lib…) and a short list of harmless /etc
 files are visible, read-only; the workspace is the only writable host directory (bound at
-/workspace); /tmp and HOME are a private tmpfs; no network (its own, empty network
-namespace, so not even the host's 127.0.0.1); its own pid namespace, dying with devbot; all
-capabilities dropped; an allowlisted environment. Memory, CPU and process count are capped
-by a per-command cgroup where devbot may create one, else by rlimits (prlimit); the largest
-file by RLIMIT_FSIZE and the workspace's growth by the disk watcher (`quota`).
+/workspace), besides a prepared environment while setup builds it (bound at /devbot-env,
+read-only in every other command; its links are symbolic links); /tmp and HOME are a
+private tmpfs; no network (its own, empty network namespace, so not even the host's
+127.0.0.1); its own pid namespace, dying with devbot; all capabilities dropped; an
+allowlisted environment. Memory, CPU and process count are capped by a per-command cgroup
+where devbot may create one, else by rlimits (prlimit); the largest file by RLIMIT_FSIZE and
+the workspace's (and a building environment's) growth by the disk watcher (`quota`).
 
 The sandbox is never root on the host. It has its own user namespace, which may not create
 another (`--disable-userns`), and a seccomp filter (`seccomp`) denying mount, namespace,
@@ -16,14 +18,15 @@ keyring, bpf, ptrace and other kernel-facing calls. `/proc/sys`, `/proc/sysrq-tr
 bwrap itself runs as `sandbox_uid` (setpriv), so the namespace maps an unprivileged uid: uid 0
 inside would be uid 0 outside, able to write /proc/sys (kernel.core_pattern runs a program on
 the host). The wrapper does, as root: `unshare --mount` (private propagation), then in that
-namespace join the cgroup, bind the workspace onto a fresh directory under /tmp, set the
-rlimits, drop to `sandbox_uid` and exec bwrap, which binds that directory at /workspace
-(the cgroup join and the bind need root; the unshared namespace keeps the bind private to
-the command). The bind is what lets the unprivileged bwrap reach a workspace under a
-directory it may not traverse (a repository under /root, mode 700): bwrap resolves bind
-sources as its own user, and `--bind-fd` fails there too ("Can't find source path
-/proc/self/fd/N: Permission denied"). Its cost: bench/results/security_sandbox.md.
-When devbot is not root, bwrap maps the invoking user, with the same filter and /proc rules.
+namespace join the cgroup, bind the workspace (and the environment) onto fresh directories
+under /tmp, set the rlimits, drop to `sandbox_uid` and exec bwrap, which binds them at
+/workspace (and /devbot-env) (the cgroup join and the bind need root; the unshared
+namespace keeps the bind private to the command). The bind is what lets the unprivileged
+bwrap reach a workspace under a directory it may not traverse (a repository under /root,
+mode 700): bwrap resolves bind sources as its own user, and `--bind-fd` fails there too
+("Can't find source path /proc/self/fd/N: Permission denied"). Its cost:
+bench/results/security_sandbox.md. When devbot is not root, bwrap maps the invoking user,
+with the same filter and /proc rules.
 """
 
 from __future__ import annotations
@@ -37,13 +40,13 @@ import threading
 from collections.abc import Iterator, Sequence
 from pathlib import Path
 
-from devbot.sandbox.base import MIB, CommandResult, ResourceLimits
+from devbot.sandbox.base import ENV_ROOT, MIB, CommandResult, EnvironmentMount, ResourceLimits
 from devbot.sandbox.cgroups import Cgroup, create_cgroup
-from devbot.sandbox.env import SANDBOX_PATH, sandbox_environment
+from devbot.sandbox.env import SANDBOX_PATH, sandbox_environment, with_mount
 from devbot.sandbox.notes import with_limit_notes
 from devbot.sandbox.ownership import DEFAULT_SANDBOX_UID, Identity, hand_over, sandbox_identity
 from devbot.sandbox.process import run_process
-from devbot.sandbox.quota import DiskWatch
+from devbot.sandbox.quota import DiskWatch, watch_environment
 from devbot.sandbox.seccomp import filter_program
 
 WORKDIR = "/workspace"
@@ -102,8 +105,10 @@ class BwrapSandbox:
         max_output_chars: int = 20_000,
         executable: str | None = None,
         sandbox_uid: int = DEFAULT_SANDBOX_UID,
+        environment: EnvironmentMount | None = None,
     ) -> None:
         self.extra_env_names = tuple(extra_env_names)
+        self.environment = environment
         self.limits = limits or ResourceLimits()
         self.max_output_chars = max_output_chars
         found = executable or bwrap_path()
@@ -117,10 +122,17 @@ class BwrapSandbox:
         self.seccomp = filter_program()
 
     def argv(
-        self, command: str, source: str, seccomp_fd: int, *, network: bool = False
+        self,
+        command: str,
+        source: str,
+        seccomp_fd: int,
+        *,
+        network: bool = False,
+        environment_source: str | None = None,
     ) -> list[str]:
-        """The bwrap command line: `source` is bound at /workspace, the filter read from
-        `seccomp_fd`."""
+        """The bwrap command line: `source` is bound at /workspace, the prepared environment
+        (from `environment_source`, by default its own folder) at ENV_ROOT, the filter read
+        from `seccomp_fd`."""
         args = [self.executable, "--unshare-all", "--unshare-user", "--disable-userns"]
         if network:
             args.append("--share-net")
@@ -135,7 +147,14 @@ class BwrapSandbox:
             args += ["--ro-bind-try", f"/etc/{name}", f"/etc/{name}"]
         args += ["--proc", "/proc", *proc_protection(), "--dev", "/dev"]
         args += ["--size", str(self.limits.tmp_mb * 1024 * 1024), "--tmpfs", "/tmp"]
-        args += ["--bind", source, WORKDIR, "--chdir", WORKDIR]
+        args += ["--bind", source, WORKDIR]
+        mount = self.environment
+        if mount is not None:
+            bind = "--bind" if mount.writable else "--ro-bind"
+            args += [bind, environment_source or str(mount.source), ENV_ROOT]
+            for name, place in mount.links:
+                args += ["--symlink", f"{ENV_ROOT}/{name}", place]
+        args += ["--chdir", WORKDIR]
         return [*args, "--", "bash", "-c", command]
 
     def run(
@@ -145,18 +164,32 @@ class BwrapSandbox:
         env = sandbox_environment(self.extra_env_names, HOME, path=SANDBOX_PATH)
         before = hand_over(workspace, self.identity)
         stop = threading.Event()
+        mount = self.environment
+        folders = [str(workspace), *([str(mount.source)] if mount else [])]
         with contextlib.ExitStack() as resources:
             seccomp_fd = resources.enter_context(_readable(self.seccomp))
-            mountpoint = resources.enter_context(_mount_point()) if self.identity else None
-            inner = self.argv(command, mountpoint or str(workspace), seccomp_fd, network=network)
+            points = [resources.enter_context(_mount_point()) for _ in folders if self.identity]
+            binds = list(zip(folders, points, strict=True)) if points else []
+            sources = points or folders
+            inner = self.argv(
+                command,
+                sources[0],
+                seccomp_fd,
+                network=network,
+                environment_source=sources[1] if mount else None,
+            )
             cgroup = create_cgroup(self.limits)
-            argv = self._wrapped(inner, cgroup, workspace, mountpoint)
-            with DiskWatch(workspace, before, self.limits.disk_bytes, stop.set) as disk:
+            argv = self._wrapped(inner, cgroup, binds)
+            limit = self.limits.disk_bytes
+            with (
+                DiskWatch(workspace, before, limit, stop.set) as disk,
+                watch_environment(mount, limit, stop.set) as environment_disk,
+            ):
                 try:
                     result = run_process(
                         argv,
                         Path("/"),
-                        env,
+                        with_mount(env, mount),
                         timeout_s,
                         self.max_output_chars,
                         on_kill=(lambda _pid: cgroup.kill_all()) if cgroup else None,
@@ -175,13 +208,15 @@ class BwrapSandbox:
             oom_kills=oom,
             forks_refused=refused,
             disk=disk.overrun,
+            environment_disk=environment_disk.overrun if environment_disk else None,
         )
 
     def _wrapped(
-        self, inner: list[str], cgroup: Cgroup | None, workspace: Path, mountpoint: str | None
+        self, inner: list[str], cgroup: Cgroup | None, binds: Sequence[tuple[str, str]]
     ) -> list[str]:
-        """`inner` behind what runs before it: the mount namespace, cgroup join and workspace
-        bind (as root), the rlimits, and the drop to the sandbox's uid."""
+        """`inner` behind what runs before it: the mount namespace, cgroup join and the
+        (host folder, mount point) binds (as root), the rlimits, and the drop to the
+        sandbox's uid."""
         limits = self.limits
         argv = [self.tools["prlimit"], f"--fsize={limits.disk_bytes}", "--core=0"]
         if cgroup is None:
@@ -193,13 +228,12 @@ class BwrapSandbox:
         script = ""
         if cgroup is not None:
             script = "".join(f"echo $$ > {shlex.quote(str(p))}; " for p in cgroup.procs_files)
-        bind: list[str] = []
-        if mountpoint is not None:
+        for _ in binds:
             script += f'{shlex.quote(self.tools["mount"])} --bind -- "$1" "$2"; shift 2; '
-            bind = [str(workspace), mountpoint]
+        pairs = [path for pair in binds for path in pair]
         if script:
-            argv = ["/bin/sh", "-c", f'set -e; {script}exec "$@"', "sh", *bind, *argv]
-        if mountpoint is not None:
+            argv = ["/bin/sh", "-c", f'set -e; {script}exec "$@"', "sh", *pairs, *argv]
+        if binds:
             argv = [self.tools["unshare"], "--mount", "--propagation", "private", "--", *argv]
         return argv
 

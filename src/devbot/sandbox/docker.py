@@ -1,13 +1,15 @@
 """Run a command in a fresh Docker container, through the Python `docker` SDK.
 
 Promises: the workspace is mounted read-write at /workspace and is the only host directory
-the container sees; the root filesystem is read-only, /tmp (also HOME) a private tmpfs; no
-network unless asked for (then Docker's bridge, never the host's); memory (no swap), CPU and
-process-count limits; every capability dropped and no-new-privileges, under Docker's default
-seccomp profile and its read-only /proc/sys; the wall-time limit kills the container, and
-with it every process. The sandbox is never root on the host: when devbot is root, processes
-run as `sandbox_uid` and the workspace is handed to that uid before each command (as for
-bwrap); otherwise they run as the invoking user (uid:gid), so files keep that ownership.
+the container sees, besides a prepared environment at /devbot-env (and its links, such as
+/node_modules), read-only except while setup builds it; the root filesystem is read-only,
+/tmp (also HOME) a private tmpfs; no network unless asked for (then Docker's bridge, never
+the host's); memory (no swap), CPU and process-count limits; every capability dropped and
+no-new-privileges, under Docker's default seccomp profile and its read-only /proc/sys; the
+wall-time limit kills the container, and with it every process. The sandbox is never root
+on the host: when devbot is root, processes run as `sandbox_uid` and the workspace is
+handed to that uid before each command (as for bwrap); otherwise they run as the invoking
+user (uid:gid), so files keep that ownership.
 
 Output is streamed: devbot attaches to the container before starting it and keeps only the
 head and tail (`OutputBuffer`); the log driver is `none`, so the engine keeps no copy
@@ -19,19 +21,20 @@ and runs on other backends never pay for it.
 from __future__ import annotations
 
 import contextlib
+import functools
 import threading
 import time
 from collections.abc import Iterable, Sequence
 from pathlib import Path
 from typing import Any
 
-from devbot.sandbox.base import CommandResult, ResourceLimits
-from devbot.sandbox.env import SANDBOX_PATH, sandbox_environment
+from devbot.sandbox.base import ENV_ROOT, CommandResult, EnvironmentMount, ResourceLimits
+from devbot.sandbox.env import SANDBOX_PATH, sandbox_environment, with_mount
 from devbot.sandbox.notes import with_limit_notes
 from devbot.sandbox.output import OutputBuffer
 from devbot.sandbox.ownership import DEFAULT_SANDBOX_UID, hand_over, host_identity, sandbox_identity
 from devbot.sandbox.process import DRAIN_TIMEOUT_S, TIMEOUT_EXIT_CODE
-from devbot.sandbox.quota import DiskWatch
+from devbot.sandbox.quota import DiskWatch, watch_environment
 
 DEFAULT_IMAGE = "devbot-sandbox:bookworm"
 WORKDIR = "/workspace"
@@ -82,8 +85,10 @@ class DockerSandbox:
         max_output_chars: int = 20_000,
         client: Any = None,
         sandbox_uid: int = DEFAULT_SANDBOX_UID,
+        environment: EnvironmentMount | None = None,
     ) -> None:
         self.image = image
+        self.environment = environment
         self.extra_env_names = tuple(extra_env_names)
         self.limits = limits or ResourceLimits()
         self.max_output_chars = max_output_chars
@@ -102,10 +107,14 @@ class DockerSandbox:
         memory = f"{limits.memory_mb}m"
         user = self.identity or host_identity()
         fsize = limits.disk_bytes
+        env = sandbox_environment(self.extra_env_names, HOME, path=SANDBOX_PATH)
         return {
             "working_dir": WORKDIR,
-            "volumes": {str(workspace.resolve()): {"bind": WORKDIR, "mode": "rw"}},
-            "environment": sandbox_environment(self.extra_env_names, HOME, path=SANDBOX_PATH),
+            "volumes": {
+                str(workspace.resolve()): {"bind": WORKDIR, "mode": "rw"},
+                **self._environment_volumes(),
+            },
+            "environment": with_mount(env, self.environment),
             "user": f"{user.uid}:{user.gid}",
             "network_mode": "bridge" if network else "none",
             "mem_limit": memory,
@@ -127,6 +136,18 @@ class DockerSandbox:
             "tty": False,
             "detach": True,
         }
+
+    def _environment_volumes(self) -> dict[str, dict[str, str]]:
+        """The prepared environment at ENV_ROOT and its links (bind mounts: the root
+        filesystem is read-only, so no symbolic link can be made there)."""
+        mount = self.environment
+        if mount is None:
+            return {}
+        mode = "rw" if mount.writable else "ro"
+        volumes = {str(mount.source): {"bind": ENV_ROOT, "mode": mode}}
+        for name, place in mount.links:
+            volumes[str(mount.source / name)] = {"bind": place, "mode": "ro"}
+        return volumes
 
     def run(
         self, command: str, workspace: Path, timeout_s: float, *, network: bool = False
@@ -152,7 +173,12 @@ class DockerSandbox:
             return CommandResult(exit_code=125, output=message)
         output = OutputBuffer(self.max_output_chars)
         timed_out = False
-        with DiskWatch(workspace, before, self.limits.disk_bytes, lambda: _kill(container)) as disk:
+        kill = functools.partial(_kill, container)
+        limit = self.limits.disk_bytes
+        with (
+            DiskWatch(workspace, before, limit, kill) as disk,
+            watch_environment(self.environment, limit, kill) as environment_disk,
+        ):
             try:
                 stream = container.attach(stdout=True, stderr=True, stream=True, logs=False)
                 reader = threading.Thread(target=_read_into, args=(stream, output), daemon=True)
@@ -180,7 +206,12 @@ class DockerSandbox:
             duration_s=time.monotonic() - started,
         )
         return with_limit_notes(
-            result, self.limits, timeout_s, oom_kills=int(oom), disk=disk.overrun
+            result,
+            self.limits,
+            timeout_s,
+            oom_kills=int(oom),
+            disk=disk.overrun,
+            environment_disk=environment_disk.overrun if environment_disk else None,
         )
 
 

@@ -11,6 +11,8 @@ import os
 import re
 from collections.abc import Mapping, Sequence
 
+from devbot.sandbox.base import EnvironmentMount
+
 ALLOWED_ENV = ("PATH", "LANG", "LC_ALL", "TZ")
 SANDBOX_PATH = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
 NO_CACHE_ENV = {"PYTHONDONTWRITEBYTECODE": "1", "PYTEST_ADDOPTS": "-p no:cacheprovider"}
@@ -50,3 +52,11 @@ def sandbox_environment(
     env["HOME"] = home
     env.update(NO_CACHE_ENV)
     return env
+
+
+def with_mount(env: dict[str, str], mount: EnvironmentMount | None) -> dict[str, str]:
+    """`env` with a prepared environment's folders first on PATH and its variables set."""
+    if mount is None:
+        return env
+    path = ":".join((*mount.path, env["PATH"])) if mount.path else env["PATH"]
+    return {**env, **dict(mount.variables), "PATH": path}

@@ -18,6 +18,7 @@ def with_limit_notes(
     oom_kills: int = 0,
     forks_refused: int = 0,
     disk: Overrun | None = None,
+    environment_disk: Overrun | None = None,
 ) -> CommandResult:
     """`result` with one line appended per limit that was hit."""
     notes = []
@@ -39,6 +40,9 @@ def with_limit_notes(
         notes.append(
             _note("limit_disk.txt", added=added, limit=limits.disk_mb, removed=disk.removed)
         )
+    if environment_disk is not None:
+        added = f"{environment_disk.added_bytes / MIB:.0f}"
+        notes.append(_note("limit_disk_environment.txt", added=added, limit=limits.disk_mb))
     if result.timed_out:
         notes.append(_note("limit_time.txt", seconds=f"{timeout_s:g}"))
     if not notes:

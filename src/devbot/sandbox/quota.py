@@ -9,17 +9,20 @@ tree (100,000 files cost about half a second a pass) the overshoot stays bounded
 command has ended, a final measurement decides. Directories the walk could not enter
 (locked, or nested past `tree.MAX_DEPTH`) count as past the quota: what cannot be measured
 cannot be allowed. When the quota was hit, every entry the command created is deleted so
-that none of it is ever committed.
+that none of it is ever committed. While setup builds a prepared environment, the same
+quota applies to what it adds there (`watch_environment`).
 """
 
 from __future__ import annotations
 
+import contextlib
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from types import TracebackType
 
+from devbot.sandbox.base import EnvironmentMount
 from devbot.sandbox.tree import Snapshot, remove_created, scan
 
 MIN_INTERVAL_S = 0.05
@@ -92,6 +95,15 @@ class DiskWatch:
                 self.on_exceeded()
                 return
             interval = _interval(now.seconds)
+
+
+def watch_environment(
+    mount: EnvironmentMount | None, limit_bytes: int, on_exceeded: Callable[[], None]
+) -> contextlib.AbstractContextManager[DiskWatch | None]:
+    """The same quota on a prepared environment while setup writes it (None otherwise)."""
+    if mount is None or not mount.writable:
+        return contextlib.nullcontext()
+    return DiskWatch(mount.source, scan(mount.source), limit_bytes, on_exceeded)
 
 
 def _interval(cost_s: float) -> float:

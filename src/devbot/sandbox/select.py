@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from devbot.config import ConfigError, Settings
-from devbot.sandbox.base import ResourceLimits, Sandbox
+from devbot.sandbox.base import EnvironmentMount, ResourceLimits, Sandbox
 from devbot.sandbox.bwrap import BwrapSandbox, bwrap_path
 from devbot.sandbox.docker import DockerSandbox, DockerUnavailable, docker_client, has_image
 from devbot.sandbox.local import LocalSandbox
@@ -99,17 +99,22 @@ def choose_backend(settings: Settings) -> Choice:
     raise ConfigError(render("devbot.sandbox", "refusal.txt", reasons=reasons).rstrip())
 
 
-def build_sandbox(settings: Settings, backend: str) -> Sandbox:
-    """An instance of `backend` ("docker", "bwrap" or "local") configured by `settings`."""
+def build_sandbox(
+    settings: Settings, backend: str, environment: EnvironmentMount | None = None
+) -> Sandbox:
+    """An instance of `backend` ("docker", "bwrap" or "local") configured by `settings`,
+    with a prepared `environment` mounted (isolated backends only)."""
     extra = settings.extra_env_names
     limits = resource_limits(settings)
+    uid = settings.sandbox_uid
     if backend == "docker":
-        return DockerSandbox(
-            settings.sandbox_image, extra, limits, sandbox_uid=settings.sandbox_uid
-        )
+        image = settings.sandbox_image
+        return DockerSandbox(image, extra, limits, sandbox_uid=uid, environment=environment)
     if backend == "bwrap":
-        return BwrapSandbox(extra, limits, sandbox_uid=settings.sandbox_uid)
+        return BwrapSandbox(extra, limits, sandbox_uid=uid, environment=environment)
     if backend == "local":
+        if environment is not None:
+            raise ConfigError("the local backend runs on the host and mounts no environment")
         return LocalSandbox(extra)
     raise ConfigError(f"unknown sandbox backend {backend!r}")
 
