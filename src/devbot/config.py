@@ -33,7 +33,8 @@ class Settings:
     test_command: str | None = None
     setup_command: str | None = None
     sandbox_image: str = "devbot-sandbox:bookworm"
-    sandbox_network: str = "none"
+    sandbox_network: str = "setup"
+    sandbox_environment: str = "auto"
     sandbox_memory_mb: int = 2048
     sandbox_cpus: float = 2.0
     sandbox_pids: int = 512
@@ -223,6 +224,10 @@ def _validate_sandbox(settings: Settings) -> None:
     if settings.sandbox_network not in ("none", "setup", "all"):
         raise ConfigError(
             f"sandbox_network = {settings.sandbox_network!r}: choose 'none', 'setup' or 'all'"
+        )
+    if settings.sandbox_environment not in ("auto", "off"):
+        raise ConfigError(
+            f"sandbox_environment = {settings.sandbox_environment!r}: choose 'auto' or 'off'"
         )
     if settings.max_test_rounds < 0:
         raise ConfigError("max_test_rounds must be 0 or more")

@@ -1,8 +1,10 @@
 """Find the command that runs a repository's tests, when nobody configured one.
 
-Only what the repository declares counts: a pytest configuration or dependency, an npm
-`test` script that is not npm's placeholder, a Go module, a Cargo crate, a Makefile `test`
-target. Guessing from file names alone would run the wrong tool more often than not.
+Only what the repository declares counts: a pytest configuration or dependency (or a Python
+manifest next to `test_*.py` files), an npm `test` script that is not npm's placeholder, a
+Go module, a Cargo crate, a Makefile `test` target. Guessing from file names alone would
+run the wrong tool more often than not. The command names the tool, not a path: with a
+prepared environment (`environment`), `python3` and `npm` on PATH are the environment's.
 """
 
 from __future__ import annotations
@@ -25,6 +27,7 @@ _REQUIREMENTS = (
     "requirements.txt",
     "dev-requirements.txt",
 )
+_PYTHON_MANIFESTS = ("pyproject.toml", "setup.cfg", "setup.py", *_REQUIREMENTS)
 
 
 def detect_test_command(root: Path) -> tuple[str, str] | None:
@@ -55,7 +58,17 @@ def _pytest(root: Path) -> tuple[str, str] | None:
     for name in (*_REQUIREMENTS, "pyproject.toml"):
         if re.search(r"(^|[\s\"'])pytest\b", _read(root / name), re.M):
             return command, f"{name} depends on pytest"
+    manifest = next((n for n in _PYTHON_MANIFESTS if (root / n).is_file()), None)
+    if manifest is not None and _has_test_files(root):
+        return command, f"{manifest} and test_*.py files (pytest runs unittest tests too)"
     return None
+
+
+def _has_test_files(root: Path) -> bool:
+    """True when the root or its tests/ folder (at any depth) holds a test_*.py file."""
+    found = (*root.glob("test_*.py"), *root.glob("*_test.py"))
+    tests = root / "tests"
+    return bool(found) or (tests.is_dir() and next(tests.rglob("test_*.py"), None) is not None)
 
 
 def _npm(root: Path) -> tuple[str, str] | None:

@@ -121,5 +121,5 @@ def test_setup_command_runs_first_in_the_sandbox(plan_runner: PlanRunner, backen
 
     assert record.status == "completed", record.message
     _front, body = _report(plan_runner, "devbot/task", record.report_path)
-    assert "Setup `echo installed > .setup-done` succeeded (without network)." in body
+    assert "Setup `echo installed > .setup-done` succeeded (with network)." in body
     assert "(from the settings) passed" in body

@@ -1,7 +1,8 @@
 """The agent part of a durable run, shared by plan runs and feedback runs.
 
-Builds the sandbox and the verification loop (tests after the agent finishes), runs the
-agent with every turn recorded as a step, stores its trajectory and usage on the run record.
+Builds the sandbox, its prepared environment and the verification loop (tests after the
+agent finishes), runs the agent with every turn recorded as a step, stores its trajectory
+and usage on the run record.
 """
 
 from __future__ import annotations
@@ -17,9 +18,15 @@ from devbot.agent.protocols import get_protocol
 from devbot.config import Settings
 from devbot.outward import outward
 from devbot.runs.flows.report import usage_of
-from devbot.runs.flows.verify import StepRecorder, Verification
+from devbot.runs.flows.verify import (
+    SandboxChoice,
+    StepRecorder,
+    Verification,
+    choose_sandbox,
+    sandbox_for,
+)
 from devbot.runs.runtime import Runtime
-from devbot.sandbox import build_sandbox, choose_backend
+from devbot.sandbox.environment import EnvironmentCache
 from devbot.tools.files import Workspace
 from devbot.vcs.git import Git
 
@@ -71,15 +78,19 @@ def make_verification(
     settings: Settings,
     test_command: str | None,
     worktree: Path,
+    environments: EnvironmentCache,
     record: StepRecorder,
     say: Callable[[str], None],
 ) -> Verification:
-    """The sandbox (backend chosen once, recorded) and the run's tests; runs setup."""
-    backend: str = record("choose_sandbox", lambda: choose_backend(settings).backend)
-    sandbox = build_sandbox(settings, backend)
-    say(f"sandbox: {backend}")
+    """The sandbox (backend and environment recipe chosen once, recorded) and the run's
+    tests; runs setup."""
+    choice: SandboxChoice = record(
+        "choose_sandbox", lambda: choose_sandbox(settings, worktree, test_command)
+    )
+    say(f"sandbox: {choice.backend}")
+    sandbox = sandbox_for(settings, choice.backend)
     verification = Verification(settings, test_command, worktree, sandbox, record, say)
-    verification.run_setup()
+    verification.run_setup(choice.recipe, environments)
     return verification
 
 

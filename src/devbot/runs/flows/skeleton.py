@@ -36,6 +36,7 @@ from devbot.runs.flows.report import RunFacts, agent_figures, commit_report
 from devbot.runs.flows.verify import TestSummary, testing_notes, tests_failure
 from devbot.runs.requests import RunResult
 from devbot.runs.runtime import Runtime
+from devbot.sandbox.environment import ENVIRONMENTS_DIR, EnvironmentCache
 from devbot.templating import render
 from devbot.vcs.git import Commit, Git, GitError
 
@@ -176,7 +177,12 @@ class DurableRun(ABC):
 
     def work(self, prepared: Prepared) -> Outcome:
         verification = make_verification(
-            self.settings, prepared.test_command, self.worktree, self.step, self.say
+            self.settings,
+            prepared.test_command,
+            self.worktree,
+            EnvironmentCache(self.settings.state_dir(self.repo) / ENVIRONMENTS_DIR),
+            self.step,
+            self.say,
         )
         result = run_agent(
             self.runtime,

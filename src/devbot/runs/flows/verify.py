@@ -1,5 +1,12 @@
-"""The verification loop: run the repository's tests in the sandbox after the agent finishes,
-hand failures back to it, and say in the report what passed or failed.
+"""The verification loop: prepare the sandbox the agent's commands and the tests run in, run
+the repository's tests there after the agent finishes, hand failures back to it, and say in
+the report what was prepared and what passed or failed.
+
+Before the agent starts, the recorded step `choose_sandbox` names the backend and, when no
+`setup_command` is set, the recipe of the repository's environment (None when it declares
+nothing to prepare: then there is no `setup` step at all). The step `setup` runs the setup
+command, or reuses or builds the environment (network only there, by default); what it
+recorded decides what every later command mounts, so a resumed run replays the same path.
 
 The agent calls `review_finish` when it wants to finish. Tests run (a recorded step); when
 they fail and fix rounds remain, the clipped output goes back to the agent as the answer to
@@ -16,13 +23,45 @@ from typing import Any
 
 from devbot.clipping import clip
 from devbot.config import Settings
-from devbot.sandbox.base import Sandbox
+from devbot.sandbox import build_sandbox, choose_backend
+from devbot.sandbox.base import EnvironmentMount, Online, Sandbox
 from devbot.sandbox.detect import detect_test_command
+from devbot.sandbox.environment import (
+    EnvironmentCache,
+    PreparedEnvironment,
+    Recipe,
+    detect_recipe,
+    prepare_environment,
+)
 from devbot.templating import render
 
 StepRecorder = Callable[[str, Callable[[], Any]], Any]
 FEEDBACK_CHARS = 6_000
 REPORT_CHARS = 4_000
+
+
+@dataclass(frozen=True)
+class SandboxChoice:
+    """How a run's commands run (recorded): the backend, and the recipe of the environment
+    to prepare (None: a setup command is set, environments are off, the backend is local,
+    or the repository declares nothing to prepare)."""
+
+    backend: str
+    recipe: Recipe | None
+
+
+def choose_sandbox(settings: Settings, worktree: Path, test_command: str | None) -> SandboxChoice:
+    backend = choose_backend(settings).backend
+    if settings.setup_command or settings.sandbox_environment == "off" or backend == "local":
+        return SandboxChoice(backend, None)
+    return SandboxChoice(backend, detect_recipe(worktree, test_command or settings.test_command))
+
+
+def sandbox_for(settings: Settings, backend: str, mount: EnvironmentMount | None = None) -> Sandbox:
+    """The run's sandbox of `backend`, with `mount` and, when `sandbox_network` is `all`,
+    network for every command."""
+    sandbox = build_sandbox(settings, backend, mount)
+    return Online(sandbox) if settings.sandbox_network == "all" else sandbox
 
 
 @dataclass(frozen=True)
@@ -58,6 +97,9 @@ class TestSummary:
     setup: SetupRun | None
     sandbox: str
     isolated: bool
+    environment: PreparedEnvironment | None = None
+    network: str = "setup"
+    """`sandbox_network`: when commands had network."""
 
     @property
     def last(self) -> TestRun | None:
@@ -88,17 +130,23 @@ class Verification:
         self.record = record
         self.say = say
         self.setup: SetupRun | None = None
+        self.environment: PreparedEnvironment | None = None
         self.runs: list[TestRun] = []
         self.fix_rounds = 0
         self.reviewed_last = False
 
-    def run_setup(self) -> None:
-        """Run `setup_command` once, before the agent, so its commands and the tests have
-        their dependencies; with network only when `sandbox_network` allows it."""
-        command = self.settings.setup_command
-        if not command:
-            return
+    def run_setup(
+        self, recipe: Recipe | None = None, cache: EnvironmentCache | None = None
+    ) -> None:
+        """Before the agent: run `setup_command` once, or prepare the environment of
+        `recipe` (from `cache`) and mount it into every later command; with network only
+        when `sandbox_network` allows it."""
         network = self.settings.sandbox_network in ("setup", "all")
+        if not self.settings.setup_command:
+            if recipe is not None and cache is not None:
+                self._prepare(recipe, cache, network)
+            return
+        command = self.settings.setup_command
 
         def setup() -> SetupRun:
             self.say(f"setup: {command}" + (" (network on)" if network else ""))
@@ -109,6 +157,26 @@ class Verification:
             return SetupRun(command, result.exit_code, result.timed_out, output, network)
 
         self.setup = self.record("setup", setup)
+
+    def _prepare(self, recipe: Recipe, cache: EnvironmentCache, network: bool) -> None:
+        def setup() -> PreparedEnvironment:
+            return prepare_environment(
+                recipe,
+                self.worktree,
+                cache,
+                self.settings,
+                self.sandbox.name,
+                network=network,
+                say=self.say,
+            )
+
+        prepared: PreparedEnvironment = self.record("setup", setup)
+        self.environment = prepared
+        mount = prepared.mount
+        if mount is not None and mount.source.is_dir():
+            self.sandbox = sandbox_for(self.settings, self.sandbox.name, mount)
+        elif mount is not None:
+            self.say(f"environment {prepared.key} is no longer cached; commands run without it")
 
     def review_finish(self) -> str | None:
         """Called when the agent finishes: None to accept, else why it must go on."""
@@ -145,6 +213,8 @@ class Verification:
             setup=self.setup,
             sandbox=self.sandbox.name,
             isolated=self.sandbox.isolated,
+            environment=self.environment,
+            network=self.settings.sandbox_network,
         )
 
     def _run_tests(self) -> TestRun | None:
@@ -206,6 +276,7 @@ def testing_notes(tests: TestSummary) -> tuple[str, ...]:
             f"Warning: nothing was isolated. The `{tests.sandbox}` sandbox ran every command on"
             " the host with the user's rights and network; only the environment was filtered."
         )
+    notes += _environment_notes(tests)
     setup = tests.setup
     if setup:
         verdict = "succeeded" if setup.exit_code == 0 else f"failed (exit {setup.exit_code})"
@@ -234,6 +305,33 @@ def testing_notes(tests: TestSummary) -> tuple[str, ...]:
     if last.exit_code != 0:
         notes.append(_fenced("Failing output (clipped)", last.output))
     return tuple(notes)
+
+
+def _environment_notes(tests: TestSummary) -> list[str]:
+    """What was prepared and how: reused, built, or failed (with its output)."""
+    prepared = tests.environment
+    if prepared is None:
+        return []
+    if prepared.cached:
+        template = "environment_reused.txt"
+    elif prepared.mount is not None:
+        template = "environment_built.txt"
+    else:
+        template = "environment_failed.txt"
+    how = "timed out" if prepared.timed_out else f"exit {prepared.exit_code}"
+    note = render(
+        "devbot.runs",
+        template,
+        recipe=prepared.recipe,
+        why=prepared.why,
+        key=prepared.key,
+        seconds=f"{prepared.seconds:.2f}",
+        how=how,
+        network=render("devbot.runs", f"network_{tests.network}.txt").strip(),
+    ).strip()
+    if template == "environment_failed.txt":
+        return [note, _fenced("Setup output (clipped)", prepared.output)]
+    return [note]
 
 
 def _fenced(title: str, output: str) -> str:
