@@ -124,16 +124,24 @@ def _add_runs_parser(sub: Any) -> None:
 
 
 def _add_sandbox_parser(sub: Any) -> None:
-    box = sub.add_parser("sandbox", help="check, use or build the sandbox commands run in")
+    box = sub.add_parser(
+        "sandbox", help="check, use or build the sandbox commands run in, and its environments"
+    )
     box_sub = box.add_subparsers(dest="sandbox_command", required=True)
-    check = box_sub.add_parser("check", help="name the backend and prove each isolation promise")
+    check = box_sub.add_parser(
+        "check", help="name the backend, prove each isolation promise, list cached environments"
+    )
     run = box_sub.add_parser("exec", help="run one command in the sandbox as the agent would")
     run.add_argument("argv", nargs=argparse.REMAINDER, help="-- COMMAND [ARG ...]")
+    prepare = box_sub.add_parser(
+        "prepare",
+        help="build the environment of HEAD's manifests ahead of a run (venv, node_modules...)",
+    )
     image = box_sub.add_parser("build-image", help="build the docker backend's image")
     image.add_argument("--dockerfile", type=Path, default=None, help="build from this Dockerfile")
     image.add_argument("--tag", default=None, help="image name (default: sandbox_image)")
     image.add_argument("--mirror", default=None, help="Debian mirror for debootstrap")
-    for parser in (check, run, image):
+    for parser in (check, run, prepare, image):
         parser.add_argument("--repo", type=Path, default=Path("."), help=REPO_HELP)
         parser.add_argument("--sandbox", default=None, help=_SETTING_FLAGS["sandbox"])
 
