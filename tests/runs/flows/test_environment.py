@@ -19,12 +19,12 @@ from tests.fixtures.sandbox import require_backend
 
 FIXTURES = Path(__file__).parents[2] / "fixtures" / "repos"
 PYPROJECT = (
-    '[project]\nname = "calc"\nversion = "0.1.0"\n'
+    '[project]\nname = "calc"\nversion = "0.1.0"\ndependencies = ["six"]\n'
     '[project.optional-dependencies]\ntest = ["pytest"]\n'
 )
 PYTHON_FILES = {
     "pyproject.toml": PYPROJECT,
-    "src/calc/__init__.py": "def add(a, b):\n    return a + b\n",
+    "src/calc/__init__.py": "import six\n\n\ndef add(a, b):\n    return a + b\n",
     "tests/test_calc.py": "from calc import add\n\n\ndef test_add():\n    assert add(2, 3) == 5\n",
 }
 PACKAGE_JSON = (
@@ -70,12 +70,12 @@ def test_python_tests_run_with_the_prepared_venv_reused_and_rebuilt(
     first = _notes(plan_runner, "one", "@@WRITE NOTES.md\nfirst\n@@END\n", backend)
     second = _notes(plan_runner, "two", "@@WRITE NOTES.md\nsecond\n@@END\n", backend)
     plan_runner.repo.commit(
-        {"pyproject.toml": PYPROJECT.replace('"pytest"', '"pytest", "six"')}, "six"
+        {"pyproject.toml": PYPROJECT.replace('["six"]', '["six", "attrs"]')}, "six"
     )
     third = _notes(plan_runner, "three", "@@WRITE NOTES.md\nthird\n@@END\n", backend)
 
     assert "Environment: `python` prepared in" in first
-    assert "extra [test]" in first
+    assert "2 requirement(s), extra [test]" in first
     assert "for setup only; the agent's commands and the tests ran offline" in first
     assert "`python3 -m pytest" in first and "passed" in first
     assert "Environment: `python` reused from the cache" in second
@@ -84,15 +84,19 @@ def test_python_tests_run_with_the_prepared_venv_reused_and_rebuilt(
     assert "passed" in second and "passed" in third
 
 
-def test_node_tests_run_with_node_modules_from_npm_ci(
+def test_node_tests_run_with_node_modules_from_npm_ci_reused_and_rebuilt(
     plan_runner: PlanRunner, backend: str
 ) -> None:
     plan_runner.repo.commit(NODE_FILES, "node")
     first = _notes(plan_runner, "one", "@@WRITE NOTES.md\nfirst\n@@END\n", backend)
     second = _notes(plan_runner, "two", "@@WRITE NOTES.md\nsecond\n@@END\n", backend)
+    changed = PACKAGE_JSON.replace('"private": true', '"private": true, "license": "MIT"')
+    plan_runner.repo.commit({"package.json": changed}, "license")
+    third = _notes(plan_runner, "three", "@@WRITE NOTES.md\nthird\n@@END\n", backend)
 
     assert "Environment: `node` prepared in" in first and "package-lock.json" in first
     assert "`npm test` (detected" in first and "passed" in first
     assert "Environment: `node` reused from the cache" in second
     assert _key(second) == _key(first)
+    assert "Environment: `node` prepared in" in third and _key(third) != _key(first)
     assert "node_modules" not in plan_runner.repo.git("ls-tree", "-r", "--name-only", "devbot/two")
