@@ -295,7 +295,7 @@ def test_bwrap_started_by_a_plain_user_maps_that_user_under_the_same_rules(
     )
     with _readable(sandbox.seccomp) as seccomp_fd:
         inner = sandbox.argv(_python(script), str(plain_workspace), seccomp_fd)
-        argv = sandbox._wrapped(inner, None, plain_workspace, None)
+        argv = sandbox._wrapped(inner, None, [])
         done = subprocess.run(
             [
                 "setpriv",
