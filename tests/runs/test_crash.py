@@ -11,7 +11,6 @@ from __future__ import annotations
 import os
 import signal
 import subprocess
-import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -30,7 +29,7 @@ from tests.fixtures.devbot_process import (
     replay_server,
 )
 from tests.fixtures.model_servers import OpenAIServer
-from tests.fixtures.repo import OriginRepo, make_origin_repo
+from tests.fixtures.repo import OriginRepo, make_origin_repo, undated
 
 USAGE = {"prompt_tokens": 500, "completion_tokens": 40}
 DELAY = 0.4
@@ -87,7 +86,7 @@ class Outcome:
     model_calls: int
     steps: list[str]
     subjects: list[str]
-    trees: list[str]
+    trees: list[dict[str, str]]
     report: str
     prs: list[tuple[str, str, str, str]]
     events: list[tuple[str, int]]
@@ -137,8 +136,8 @@ class Harness:
             model_calls=record.model_calls,
             steps=reader.steps(run_id),
             subjects=[subject for subject, _ in pairs],
-            trees=[tree for _, tree in pairs],
-            report=repo.remote_file(BRANCH, record.report_path) or "",
+            trees=[repo.undated_files(sha) for _, sha in pairs],
+            report=undated(repo.remote_file(BRANCH, record.report_path) or ""),
             prs=[(p.head, p.base, p.title, p.body) for p in forge.list_pull_requests()],
             events=events,
         )
@@ -186,8 +185,9 @@ def test_baseline_steps(baseline: Outcome) -> None:
 
 
 def _crash_and_resume(harness: Harness, kill_after: int, mid_step: bool) -> tuple[Outcome, int]:
-    """Kill `devbot run` once `kill_after` steps are recorded (plus half a model delay when
-    `mid_step`), resume with `devbot runs resume`; the outcome and the model calls paid."""
+    """Kill `devbot run` once `kill_after` steps are recorded (and, when `mid_step`, once the
+    next model request is in flight), resume with `devbot runs resume`; the outcome and the
+    model calls paid."""
     repo = harness.repo()
     before = len(harness.server.requests)
     process = harness.start_run(repo)
@@ -196,8 +196,9 @@ def _crash_and_resume(harness: Harness, kill_after: int, mid_step: bool) -> tupl
         reader.wait_for(lambda: len(reader.workflow_ids()) == 1)
         (run_id,) = reader.workflow_ids()
         reader.wait_for(lambda: len(reader.steps(run_id)) >= kill_after)
-        if mid_step:
-            time.sleep(DELAY / 2)
+        if mid_step:  # the model step's request has reached the server, its reply is delayed
+            started = STEPS[: kill_after + 1].count("model")
+            reader.wait_for(lambda: len(harness.server.requests) - before >= started)
         harness.procs.kill(process)
         recorded = reader.steps(run_id)
         assert recorded != STEPS, "the run finished before it could be killed"

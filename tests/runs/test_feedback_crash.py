@@ -47,7 +47,7 @@ from tests.fixtures.github_double import (
 )
 from tests.fixtures.github_spec import load_examples, load_spec
 from tests.fixtures.model_servers import OpenAIServer
-from tests.fixtures.repo import OriginRepo, make_origin_repo, run_git
+from tests.fixtures.repo import OriginRepo, make_origin_repo, run_git, undated
 from tests.fixtures.webhook import SECRET, post_delivery
 
 BRANCH = "devbot/task"
@@ -261,7 +261,7 @@ class Harness:
             text = text.replace(feedback_id, "RUN").replace(work_sha, "WORK")
             text = text.replace(case.name, "REPO").replace(commits[0][0], "HEAD")
             text = re.sub(rf"\b{case.comment_id}\b", "COMMENT", text)
-            return re.sub(r"\b\d+(\.\d+)? ?s\b", "N s", text)  # durations
+            return undated(re.sub(r"\b\d+(\.\d+)? ?s\b", "N s", text))  # durations
 
         return Outcome(
             delivery_steps=reader.steps(f"webhook-{case.delivery}"),

@@ -199,7 +199,7 @@ class FeedbackRun(DurableRun):
             outcome,
             dropped,
             title=previous.title.removeprefix("Report: "),
-            date=dt.date.today(),
+            date=dt.date.fromisoformat(prepared.date),
             tags=tuple(previous.tags),
             summary=f"{previous.summary}\n\n{round_note}".strip(),
         )
