@@ -239,6 +239,8 @@ def test_a_good_reply_resets_the_format_error_count(protocol: str, workspace: Wo
 def test_truncated_reply_is_told_apart(protocol: str, workspace: Workspace) -> None:
     cut = entry(protocol, ("write", "big.txt", "lots\n"))
     cut["finish_reason"] = "length"
+    if protocol == "text":  # cut inside its only block: nothing complete to run
+        cut["text"] = "@@WRITE big.txt\nlots\nmo"
     model = spy([cut, entry(protocol, ("finish", "Gave up on big.txt."))])
     result = agent(model, protocol, workspace).run(HELLO)
     assert result.exit_status is ExitStatus.SUBMITTED
@@ -250,6 +252,33 @@ def test_truncated_reply_is_told_apart(protocol: str, workspace: Workspace) -> N
         "truncated": True,
         "content": "",
     }
+
+
+def test_a_cut_text_reply_runs_its_complete_actions_and_is_no_format_error(
+    workspace: Workspace,
+) -> None:
+    cuts = [
+        {
+            "text": f"@@WRITE part{n}.txt\n{n}\n@@END\n@@WRITE part{n + 1}.txt\nhal",
+            "finish_reason": "length",
+        }
+        for n in range(3)
+    ]
+    finish = entry("text", ("finish", "Wrote the parts."))
+    model = spy([*cuts, finish])
+    limits = replace(LIMITS, max_format_errors=1)  # three cuts in a row would end a strict run
+    result = agent(model, "text", workspace, limits=limits).run(HELLO)
+    assert result.exit_status is ExitStatus.SUBMITTED
+    assert sorted(p.name for p in workspace.root.glob("part*.txt")) == [
+        "part0.txt",
+        "part1.txt",
+        "part2.txt",
+    ]
+    assert "Continue from there" in model.prompts[1][-1].content
+    assert "@@WRITE part1.txt (line 4) was cut off" in model.prompts[1][-1].content
+    kinds = [e["kind"] for e in result.trajectory]
+    assert "format_error" not in kinds
+    assert [e["cut"] for e in result.trajectory if e["kind"] == "repaired"] == [True] * 3
 
 
 @pytest.mark.parametrize("protocol", PROTOCOLS)

@@ -9,6 +9,7 @@ from pathlib import Path
 
 from devbot.tools import Workspace
 from devbot.tools.deadline import Deadline
+from devbot.tools.files import ToolResult
 from devbot.vcs.git import Git
 
 
@@ -347,3 +348,19 @@ def test_work_past_the_deadline_is_abandoned_and_changes_nothing(workspace: Work
         assert not result.ok
         assert "time limit was reached" in result.output
     assert (workspace.root / "m.py").read_text() == "a = 1\na = 1\n"
+
+
+def test_read_only_files_are_read_but_never_changed_however_they_are_named(
+    tmp_path: Path,
+) -> None:
+    (tmp_path / "ai-plans").mkdir()
+    (tmp_path / "ai-plans" / "plan.md").write_text("the plan\n", encoding="utf-8")
+    (tmp_path / "alias.md").symlink_to("ai-plans/plan.md")
+    workspace = Workspace(tmp_path, read_only={"ai-plans/plan.md": "the plan is not yours"})
+    assert workspace.read_file("ai-plans/plan.md").output == "the plan\n"
+    for name in ("ai-plans/plan.md", "./ai-plans//plan.md", "ai-plans/../ai-plans/plan.md"):
+        assert workspace.write_file(name, "mine\n") == ToolResult(False, "the plan is not yours")
+    assert not workspace.edit_file("alias.md", [("the plan", "my plan")]).ok
+    assert not workspace.delete_file("ai-plans/plan.md").ok
+    assert (tmp_path / "ai-plans" / "plan.md").read_text(encoding="utf-8") == "the plan\n"
+    assert workspace.write_file("ai-plans/other.md", "fine\n").ok

@@ -148,7 +148,7 @@ class Agent:
                 return hit.status, hit.message
             reply = self._ask(run, "model", visible_messages(run.history))
             try:
-                parsed = self.protocol.parse(reply)
+                reading = self.protocol.parse(reply)
             except FormatError as error:
                 run.format_errors += 1
                 run.add([self.protocol.assistant_message(reply)])
@@ -157,6 +157,9 @@ class Agent:
                 continue
             run.format_errors = 0
             run.add([self.protocol.assistant_message(reply)])
+            if reading.repairs or reading.cut:
+                self._event(run, "repaired", "\n".join(reading.repairs), cut=reading.cut)
+            parsed = reading.actions
             observations = [
                 self._act(run, item) for item in parsed if not isinstance(item.action, Finish)
             ]
@@ -172,7 +175,7 @@ class Agent:
                 else:
                     refused = render("devbot.agent", "finish_refused.txt").strip()
                     observations.append(Observation(ok=False, output=refused))
-            run.add(self.protocol.observation_messages(parsed, observations), run.steps)
+            run.add(self.protocol.observation_messages(reading, observations), run.steps)
 
     def _ask(self, run: _Run, name: str, messages: list[Message]) -> ModelReply:
         """One recorded model turn, charged whether or not its reply turns out usable."""
@@ -234,7 +237,7 @@ class Agent:
         except ModelError:
             return
         try:
-            actions = [item.action for item in self.protocol.parse(reply)]
+            actions = [item.action for item in self.protocol.parse(reply).actions]
         except FormatError:
             actions = []
         finishes = [action for action in actions if isinstance(action, Finish)]

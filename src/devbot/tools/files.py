@@ -13,10 +13,10 @@ import posixpath
 import re
 import stat
 import uuid
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from fnmatch import fnmatch
-from pathlib import Path
+from pathlib import Path, PurePosixPath
 from typing import Concatenate, ParamSpec
 
 from devbot.clipping import clip
@@ -94,13 +94,26 @@ class Workspace:
         max_output_chars: int = 20_000,
         search_timeout_s: float = SEARCH_TIMEOUT_S,
         listing: Callable[[], Sequence[str]] | None = None,
+        read_only: Mapping[str, str] | None = None,
     ) -> None:
         """`listing`: the root-relative files git would show (tracked, and untracked but not
-        ignored), given by whoever runs host git inertly; without it the tree is walked."""
+        ignored), given by whoever runs host git inertly; without it the tree is walked.
+        `read_only`: root-relative paths the agent may read but not change (its plan, the
+        report devbot writes), each with the reason it is told when it tries."""
         self.root = Path(os.path.realpath(root))
         self.max_output_chars = max_output_chars
         self.search_timeout_s = search_timeout_s
         self.listing = listing
+        self.read_only = {
+            os.path.realpath(self.root.joinpath(*PurePosixPath(path).parts)): reason
+            for path, reason in (read_only or {}).items()
+        }
+
+    def _changeable(self, target: Path) -> None:
+        """Refuse a change to a read-only file, however the path names it (`./`, a link)."""
+        reason = self.read_only.get(os.path.realpath(target))
+        if reason is not None:
+            raise _Refused(reason)
 
     def shown(self, path: Path) -> str:
         """`path` as the model names it: relative to the root, `.` for the root itself."""
@@ -141,6 +154,7 @@ class Workspace:
     def write_file(self, path: str, content: str) -> ToolResult:
         """Create or replace a file; an existing file keeps its mode, encoding and line endings."""
         target = resolve_in_workspace(self.root, path)
+        self._changeable(target)
         shown = self.shown(target)
         if target.is_dir():
             raise _Refused(_say("is_directory.txt", path=shown))
@@ -166,6 +180,7 @@ class Workspace:
     ) -> ToolResult:
         """Apply search/replace blocks; blocks that apply are saved even when others fail."""
         target = resolve_in_workspace(self.root, path)
+        self._changeable(target)
         shown = self.shown(target)
         if not edits:
             raise _Refused(_say("edit_no_blocks.txt", path=shown))
@@ -194,6 +209,7 @@ class Workspace:
     def delete_file(self, path: str) -> ToolResult:
         """Delete a file or a symbolic link (the link, not its target); never a directory."""
         target = resolve_in_workspace(self.root, path)
+        self._changeable(target)
         shown = self.shown(target)
         if not os.path.lexists(target):
             raise _Refused(_say("file_missing.txt", path=shown))

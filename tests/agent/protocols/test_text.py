@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 from typing import Any
 
@@ -11,10 +12,10 @@ import yaml
 from hypothesis import given
 from hypothesis import strategies as st
 
-from devbot.agent.actions import Finish, Observation, RunCommand, WriteFile
+from devbot.agent.actions import Observation, ReadFile, RunCommand, WriteFile
 from devbot.agent.execute import action_record
-from devbot.agent.protocols.base import FormatError, ParsedAction
-from devbot.agent.protocols.text import ACTION_WORDS, TextProtocol, parse_text
+from devbot.agent.protocols.base import FormatError, ParsedAction, Reading
+from devbot.agent.protocols.text import ACTION_WORDS, TextProtocol, parse_text, read_text
 from devbot.llm.base import ModelReply
 
 FIXTURES = Path(__file__).parents[1] / "fixtures"
@@ -41,9 +42,11 @@ def test_every_fixture_has_an_expectation() -> None:
 
 @pytest.mark.parametrize("name", sorted(n for n in CASES if "actions" in CASES[n]))
 def test_fixture_parses_to_expected_actions(name: str) -> None:
-    parsed = TextProtocol().parse(reply_of(name))
-    assert plain(parsed) == CASES[name]["actions"]
-    assert all(item.call_id is None for item in parsed)
+    reading = TextProtocol().parse(reply_of(name))
+    assert plain(reading.actions) == CASES[name]["actions"]
+    assert all(item.call_id is None for item in reading.actions)
+    assert list(reading.repairs) == CASES[name].get("repairs", [])
+    assert reading.cut is CASES[name].get("cut", False)
 
 
 @pytest.mark.parametrize("name", sorted(n for n in CASES if "error" in CASES[n]))
@@ -58,27 +61,49 @@ def test_crlf_fixture_really_has_crlf() -> None:
     assert b"\r\n" in (FIXTURES / "text" / "crlf.txt").read_bytes()
 
 
-def test_length_cut_is_truncated_even_when_the_text_would_parse() -> None:
-    reply = ModelReply(text="@@RUN python -m pytest -q\n", finish_reason="length")
-    with pytest.raises(FormatError) as caught:
-        TextProtocol().parse(reply)
-    assert caught.value.truncated
-    assert "write a big file in parts" in caught.value.message
+def test_a_cut_reply_runs_what_is_complete_and_asks_to_continue() -> None:
+    reply = ModelReply(text="@@RUN python -m pytest -q\n@@READ a.py\n", finish_reason="length")
+    reading = TextProtocol().parse(reply)
+    assert [type(item.action) for item in reading.actions] == [RunCommand, ReadFile]
+    assert reading.cut
+    observations = [Observation(True, "1 passed"), Observation(True, "x = 1")]
+    (message,) = TextProtocol().observation_messages(reading, observations)
+    assert message.content.index("1 passed") < message.content.index("cut off at the output")
+    assert "Continue from there" in message.content
 
 
-def test_instructions_name_every_action_and_their_example_parses() -> None:
+def test_repairs_are_told_before_the_observations() -> None:
+    reading = TextProtocol().parse(ModelReply(text="@@WRITE a.txt\nhi\n"))
+    (message,) = TextProtocol().observation_messages(reading, [Observation(True, "Created")])
+    assert message.content.startswith("Your reply was read with these repairs")
+    assert "- @@WRITE a.txt (line 1) had no @@END" in message.content
+    assert message.content.index("had no @@END") < message.content.index("WRITE a.txt: ok")
+
+
+def test_an_unclosed_write_keeps_markdown_fences_of_its_own_content() -> None:
+    text = "```\n@@WRITE docs/a.md\n# A\n```sh\nmake\n```\n```\n"
+    reading = TextProtocol().parse(ModelReply(text=text))
+    assert plain(reading.actions) == [
+        {"type": "WriteFile", "path": "docs/a.md", "content": "# A\n```sh\nmake\n```\n"}
+    ]
+    assert "fence ends (line 7)" in reading.repairs[0]
+
+
+def test_instructions_name_every_action_and_show_no_file_to_copy() -> None:
     instructions = TextProtocol().instructions()
     for word in ACTION_WORDS:
         assert f"@@{word}" in instructions
-    example = instructions.split("Example reply:", 1)[1]
-    actions = parse_text(example)
-    assert [type(a) for a in actions] == [WriteFile, Finish]
+    listed = instructions.split("\n\n")[1]
+    reading = read_text(re.sub(r" {2,}\(.*\)$", "", listed, flags=re.MULTILINE))
+    paths = {getattr(action, "path", None) for action in reading.actions} - {None}
+    assert paths == {"path", "."}  # placeholders only: nothing a model could take for the task
+    assert reading.repairs == ()
 
 
 def test_observations_come_back_as_one_user_message_in_order() -> None:
     parsed = [ParsedAction(WriteFile("a.py", "x\n")), ParsedAction(RunCommand("pytest -q"))]
     observations = [Observation(True, "Created a.py"), Observation(False, "exit code 1\nboom")]
-    messages = TextProtocol().observation_messages(parsed, observations)
+    messages = TextProtocol().observation_messages(Reading(parsed), observations)
     assert len(messages) == 1
     assert messages[0].role == "user"
     content = messages[0].content

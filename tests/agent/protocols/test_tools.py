@@ -11,7 +11,7 @@ import yaml
 
 from devbot.agent.actions import Finish, Observation, RunCommand
 from devbot.agent.execute import action_record
-from devbot.agent.protocols.base import FormatError, ParsedAction
+from devbot.agent.protocols.base import FormatError, ParsedAction, Reading
 from devbot.agent.protocols.tools import ToolsProtocol
 from devbot.llm.base import ModelReply, ToolCall
 
@@ -28,7 +28,7 @@ def reply_of(case: dict[str, Any]) -> ModelReply:
 
 @pytest.mark.parametrize("name", sorted(n for n in CASES if "actions" in CASES[n]))
 def test_fixture_parses_to_expected_actions(name: str) -> None:
-    parsed = ToolsProtocol().parse(reply_of(CASES[name]))
+    parsed = ToolsProtocol().parse(reply_of(CASES[name])).actions
     got = [{"call_id": item.call_id, **action_record(item.action)} for item in parsed]
     assert json.loads(json.dumps(got)) == CASES[name]["actions"]
 
@@ -63,7 +63,7 @@ def test_specs_cover_every_action_and_are_consistent() -> None:
 def test_results_are_tool_messages_keyed_by_call_id() -> None:
     parsed = [ParsedAction(RunCommand("ls"), "c1"), ParsedAction(Finish("x"), "c2")]
     observations = [Observation(True, "exit code 0\na.py"), Observation(False, "Not finished")]
-    messages = ToolsProtocol().observation_messages(parsed, observations)
+    messages = ToolsProtocol().observation_messages(Reading(parsed), observations)
     assert [(m.role, m.tool_call_id) for m in messages] == [("tool", "c1"), ("tool", "c2")]
     assert messages[0].content == "ok\nexit code 0\na.py"
     assert messages[1].content.startswith("FAILED\n")

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import datetime as dt
+
 import pytest
 import yaml
 
@@ -53,6 +55,23 @@ def test_hello_plan_becomes_a_pushed_branch_with_report_and_one_pr(
     prs = forge.list_pull_requests()
     assert [(pr.head, pr.base, pr.title) for pr in prs] == [("devbot/task", "main", "Task")]
     assert "Created hello.txt." in prs[0].body
+
+
+def test_the_agent_is_refused_its_plan_and_report_with_a_reason(plan_runner: PlanRunner) -> None:
+    plan, report = (
+        "ai-plans/261124__PLAN__task.md",
+        f"ai-plans/{dt.date.today():%y%m%d}__REPORT__task.md",
+    )
+    meddle = f"@@WRITE {plan}\nDone already.\n@@END\n@@WRITE {report}\nMy report.\n@@END\n"
+    record = plan_runner.run([{"text": meddle}, {"text": HELLO}], body="Create hello.txt.")
+    assert record.status == "completed", record.message
+    original = plan_runner.repo.remote_file("devbot/task", plan) or ""
+    assert "Done already." not in original and "Create hello.txt." in original
+    events = plan_runner.runtime.store.events(record.id)
+    refused = [e["content"] for e in events if e["kind"] == "action" and not e["ok"]]
+    assert record.report_path == report
+    assert [text.split(" is the")[0] for text in refused] == [plan, report]
+    assert "is the plan of this task" in refused[0] and "is the report of this run" in refused[1]
 
 
 def test_multi_file_plan_with_edit_delete_and_a_failing_edit_fixed_next_turn(

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from devbot.agent.protocols.base import ActionProtocol, FormatError, ParsedAction
+from devbot.agent.protocols.base import ActionProtocol, FormatError, ParsedAction, Reading
 from devbot.agent.protocols.text import TextProtocol
 from devbot.agent.protocols.tools import ToolsProtocol
 
@@ -29,6 +29,7 @@ __all__ = [
     "ActionProtocol",
     "FormatError",
     "ParsedAction",
+    "Reading",
     "TextProtocol",
     "ToolsProtocol",
     "get_protocol",

@@ -48,6 +48,17 @@ class ParsedAction:
     call_id: str | None = None
 
 
+@dataclass(frozen=True)
+class Reading:
+    """What one reply asks for: its actions in order (a finish last), what was repaired to
+    read them (told to the model with the observations), and whether the output cap cut
+    the reply (the model is then asked to continue; it is not a format error)."""
+
+    actions: list[ParsedAction]
+    repairs: tuple[str, ...] = ()
+    cut: bool = False
+
+
 class ActionProtocol(Protocol):
     """Turns model replies into Actions and observations back into messages."""
 
@@ -61,8 +72,8 @@ class ActionProtocol(Protocol):
         """Native tools to offer with each request, or None."""
         ...
 
-    def parse(self, reply: ModelReply) -> list[ParsedAction]:
-        """Read every action of `reply`, in order; raise FormatError if it cannot be run."""
+    def parse(self, reply: ModelReply) -> Reading:
+        """Read every action of `reply`, in order; raise FormatError if none can be run."""
         ...
 
     def assistant_message(self, reply: ModelReply) -> Message:
@@ -70,9 +81,9 @@ class ActionProtocol(Protocol):
         ...
 
     def observation_messages(
-        self, parsed: list[ParsedAction], observations: list[Observation]
+        self, reading: Reading, observations: list[Observation]
     ) -> list[Message]:
-        """Messages reporting each action's observation (same order as `parsed`)."""
+        """Messages reporting each action's observation (in the order of `reading`)."""
         ...
 
     def format_error_messages(self, reply: ModelReply, error: FormatError) -> list[Message]:

@@ -7,6 +7,7 @@ prose around the actions is ignored, and nothing runs unless the whole reply par
 from __future__ import annotations
 
 import re
+from dataclasses import dataclass
 from typing import NoReturn
 
 from devbot.agent.actions import (
@@ -25,6 +26,7 @@ from devbot.agent.actions import (
 from devbot.agent.protocols.base import (
     FormatError,
     ParsedAction,
+    Reading,
     error_text,
     format_error,
     truncated_error,
@@ -53,27 +55,29 @@ class TextProtocol:
     def tool_specs(self) -> list[ToolSpec] | None:
         return None
 
-    def parse(self, reply: ModelReply) -> list[ParsedAction]:
-        if reply.finish_reason == "length":
-            raise truncated_error()
-        return [ParsedAction(action) for action in parse_text(reply.text)]
+    def parse(self, reply: ModelReply) -> Reading:
+        text = read_text(reply.text, cut=reply.finish_reason == "length")
+        return Reading([ParsedAction(action) for action in text.actions], text.repairs, text.cut)
 
     def assistant_message(self, reply: ModelReply) -> Message:
         return Message(role="assistant", content=reply.text)
 
     def observation_messages(
-        self, parsed: list[ParsedAction], observations: list[Observation]
+        self, reading: Reading, observations: list[Observation]
     ) -> list[Message]:
-        parts = [
-            render(
-                "devbot.agent",
+        repairs = "\n".join(f"- {repair}" for repair in reading.repairs)
+        parts = [_say("text_repaired.txt", repairs=repairs)] if repairs else []
+        parts += [
+            _say(
                 "text_observation.txt",
                 label=label(item.action),
                 status="ok" if observation.ok else "FAILED",
                 output=observation.output,
-            ).strip()
-            for item, observation in zip(parsed, observations, strict=True)
+            )
+            for item, observation in zip(reading.actions, observations, strict=True)
         ]
+        if reading.cut:
+            parts.append(_say("text_continue.txt"))
         return [Message(role="user", content="\n\n".join(parts))]
 
     def format_error_messages(self, reply: ModelReply, error: FormatError) -> list[Message]:
@@ -104,19 +108,51 @@ _WORD: dict[type, str] = {
 }
 
 
+@dataclass(frozen=True)
+class TextReading:
+    """The actions of a reply, what was repaired to read them, and whether the output cap
+    cut it (then its unfinished last line or block is dropped, never run half-written)."""
+
+    actions: list[Action]
+    repairs: tuple[str, ...] = ()
+    cut: bool = False
+
+
+@dataclass(frozen=True)
+class _Block:
+    body: list[str]
+    after: int  # the index of the first line after the block
+    closed_by: str  # "end", "fence", "next" (another action's header) or "reply" (the end)
+
+
 def parse_text(text: str) -> list[Action]:
     """Read every action of a reply, in order; raise FormatError when the reply is unusable."""
+    return read_text(text).actions
+
+
+def read_text(text: str, *, cut: bool = False) -> TextReading:
+    """Read a reply, repairing what is unambiguous and saying so; FormatError for the rest.
+
+    Repairs: a block left open closes at the end of the reply, at the end of the Markdown
+    fence it was written in, or before the next action's header; a stray @@END is ignored.
+    """
     lines = text.replace("\r\n", "\n").replace("\r", "\n").split("\n")
+    if cut and lines and lines[-1]:
+        lines.pop()  # the line the cap cut in the middle
     actions: list[Action] = []
-    finish_line = 0
-    i = 0
+    repairs: list[str] = []
+    finish_line, fenced, i = 0, False, 0
     while i < len(lines):
         head = _header(lines[i])
         line_no = i + 1
         i += 1
         if head is None:
+            fenced = fenced != _is_fence(lines[i - 1])
             continue
         word, arg = head
+        if word == "END":
+            repairs.append(_say("text_repair_stray_end.txt", line=line_no))
+            continue
         if word in MARKERS:
             raise format_error("text_stray_marker.txt", marker=f"@@{word}", line=line_no)
         if word not in ACTION_WORDS:
@@ -128,13 +164,37 @@ def parse_text(text: str) -> list[Action]:
         if word in LINE_WORDS:
             actions.append(_line_action(word, arg, line_no))
             continue
-        body, i = _block(lines, i, word, arg, line_no)
-        actions.append(_block_action(word, arg, body, line_no))
+        block = _block(lines, i, fenced)
+        i = block.after
+        header = f"@@{word} {arg}".strip()
+        if block.closed_by == "reply" and cut:
+            repairs.append(_say("text_repair_cut_block.txt", header=header, line=line_no))
+            break
+        if block.closed_by == "next" and word == "FINISH":
+            raise format_error("text_after_finish.txt", line=i + 1, finish_line=line_no)
+        if block.closed_by != "end" and word != "FINISH":
+            repairs.append(_closed_note(block, header, line_no))
+        fenced = fenced and block.closed_by != "fence"
+        actions.append(_block_action(word, arg, block.body, line_no))
         if word == "FINISH":
             finish_line = line_no
     if not actions:
-        raise format_error("text_no_action.txt")
-    return actions
+        raise truncated_error() if cut else format_error("text_no_action.txt")
+    return TextReading(actions, tuple(repairs), cut)
+
+
+def _closed_note(block: _Block, header: str, line: int) -> str:
+    template = {
+        "fence": "text_repair_closed_fence.txt",
+        "next": "text_repair_closed_next.txt",
+        "reply": "text_repair_closed_reply.txt",
+    }[block.closed_by]
+    at = block.after if block.closed_by == "fence" else block.after + 1  # 1-based line
+    return _say(template, header=header, line=line, next_line=at)
+
+
+def _say(template: str, **values: object) -> str:
+    return render("devbot.agent", template, **values).strip()
 
 
 def _header(line: str) -> tuple[str, str] | None:
@@ -148,31 +208,37 @@ def _is_end(line: str) -> bool:
     return _header(line) == ("END", "")
 
 
+def _is_fence(line: str) -> bool:
+    return line.strip().startswith("```")
+
+
 def _known() -> str:
     return ", ".join(f"@@{word}" for word in ACTION_WORDS)
 
 
-def _block(
-    lines: list[str], start: int, word: str, arg: str, header_line: int
-) -> tuple[list[str], int]:
-    """The body lines of a block starting at index `start`, and the index after its @@END."""
+def _block(lines: list[str], start: int, fenced: bool) -> _Block:
+    """The body of a block whose header is just before index `start`, and what closed it.
+
+    Inside a Markdown fence opened before the header, a bare ``` that is not closing a fence
+    of the body ends the block with the fence; fences inside the body come in pairs.
+    """
+    inner = 0
     for i in range(start, len(lines)):
-        if _is_end(lines[i]):
-            return lines[start:i], i + 1
-        head = _header(lines[i])
+        line = lines[i]
+        if _is_end(line):
+            return _Block(lines[start:i], i + 1, "end")
+        if _is_fence(line):
+            if line.strip() == "```" and inner:
+                inner -= 1
+            elif line.strip() == "```" and fenced:
+                return _Block(lines[start:i], i + 1, "fence")
+            else:
+                inner += 1
+            continue
+        head = _header(line)
         if head is not None and head[0] in ACTION_WORDS:
-            if word == "FINISH":
-                raise format_error("text_after_finish.txt", line=i + 1, finish_line=header_line)
-            raise format_error(
-                "text_unclosed_before.txt",
-                header=f"@@{word} {arg}".strip(),
-                line=header_line,
-                next_header=f"@@{head[0]}",
-                next_line=i + 1,
-            )
-    if word == "FINISH":
-        return lines[start:], len(lines)
-    raise format_error("text_unterminated.txt", header=f"@@{word} {arg}".strip(), line=header_line)
+            return _Block(lines[start:i], i, "next")
+    return _Block(lines[start:], len(lines), "reply")
 
 
 def _line_action(word: str, arg: str, line_no: int) -> Action:

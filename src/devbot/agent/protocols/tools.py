@@ -23,6 +23,7 @@ from devbot.agent.actions import (
 from devbot.agent.protocols.base import (
     FormatError,
     ParsedAction,
+    Reading,
     error_text,
     format_error,
     truncated_error,
@@ -45,7 +46,7 @@ class ToolsProtocol:
     def tool_specs(self) -> list[ToolSpec] | None:
         return list(_specs())
 
-    def parse(self, reply: ModelReply) -> list[ParsedAction]:
+    def parse(self, reply: ModelReply) -> Reading:
         if reply.finish_reason == "length":
             raise truncated_error()
         if not reply.tool_calls:
@@ -55,13 +56,13 @@ class ToolsProtocol:
             if parsed and isinstance(parsed[-1].action, Finish):
                 raise format_error("tools_after_finish.txt", tool=call.name)
             parsed.append(ParsedAction(_action(call), call.id))
-        return parsed
+        return Reading(parsed)
 
     def assistant_message(self, reply: ModelReply) -> Message:
         return Message(role="assistant", content=reply.text, tool_calls=list(reply.tool_calls))
 
     def observation_messages(
-        self, parsed: list[ParsedAction], observations: list[Observation]
+        self, reading: Reading, observations: list[Observation]
     ) -> list[Message]:
         return [
             Message(
@@ -74,7 +75,7 @@ class ToolsProtocol:
                 ).strip(),
                 tool_call_id=item.call_id,
             )
-            for item, observation in zip(parsed, observations, strict=True)
+            for item, observation in zip(reading.actions, observations, strict=True)
         ]
 
     def format_error_messages(self, reply: ModelReply, error: FormatError) -> list[Message]:

@@ -8,7 +8,7 @@ and usage on the run record.
 from __future__ import annotations
 
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -27,13 +27,24 @@ from devbot.runs.flows.verify import (
 )
 from devbot.runs.runtime import Runtime
 from devbot.sandbox.environment import EnvironmentCache
+from devbot.templating import render
 from devbot.tools.files import Workspace
 from devbot.vcs.git import Git
 
 
-def workspace_for(tree: Git) -> Workspace:
+def workspace_for(tree: Git, read_only: Mapping[str, str] | None = None) -> Workspace:
     """The agent's file tools over the worktree `tree` works on, listing what git shows."""
-    return Workspace(tree.toplevel(), listing=tree.listed_files)
+    return Workspace(tree.toplevel(), listing=tree.listed_files, read_only=read_only)
+
+
+def kept_from_the_agent(plan_path: str, report_path: str) -> dict[str, str]:
+    """The run's own documents, which the agent reads but never changes, with the reason."""
+    documents = {plan_path: "read_only_plan.txt", report_path: "read_only_report.txt"}
+    return {
+        path: render("devbot.runs", template, path=path).strip()
+        for path, template in documents.items()
+        if path
+    }
 
 
 def file_listing(tree: Git, shown_max: int = 40) -> str:
@@ -101,6 +112,7 @@ def run_agent(
     task: Task,
     verification: Verification,
     *,
+    read_only: Mapping[str, str],
     run_id: str,
     say: Callable[[str], None],
     started_at: float,
@@ -122,7 +134,7 @@ def run_agent(
     agent = Agent(
         runtime.model(settings),
         get_protocol(settings.protocol),
-        workspace_for(tree),
+        workspace_for(tree, read_only),
         verification.sandbox,
         limits_of(settings),
         command_timeout_s=settings.command_timeout_s,

@@ -30,7 +30,7 @@ from devbot.agent.limits import ExitStatus
 from devbot.config import ConfigError, Settings
 from devbot.plans.report import Status
 from devbot.runs.flows import worktree as worktrees
-from devbot.runs.flows.agent import make_verification, run_agent
+from devbot.runs.flows.agent import kept_from_the_agent, make_verification, run_agent
 from devbot.runs.flows.change_guard import Refusal, check_change_set
 from devbot.runs.flows.report import RunFacts, agent_figures, commit_report
 from devbot.runs.flows.verify import TestSummary, testing_notes, tests_failure
@@ -190,6 +190,7 @@ class DurableRun(ABC):
             self.tree,
             prepared.task,
             verification,
+            read_only=kept_from_the_agent(prepared.plan_path, prepared.report_path),
             run_id=self.run_id,
             say=self.say,
             started_at=self.started_at,
