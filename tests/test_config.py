@@ -49,7 +49,7 @@ def test_lists_from_toml_and_comma_separated_env(tmp_path: Path) -> None:
         ("max_usd = true\n", "max_usd = True"),
         ("plan_dirs = [1]\n", "expected a list of strings"),
         ("model = \n", "invalid TOML"),
-        ('protocol = "json"\n', "choose 'text' or 'tools'"),
+        ('protocol = "json"\n', "choose one of auto, text, tools"),
         ('model = "gpt-5"\n', "write provider/model"),
         ("max_steps = 0\n", "max_steps must be at least 1"),
         ("max_wall_s = -1\n", "max_wall_s must be positive"),

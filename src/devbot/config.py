@@ -22,13 +22,17 @@ class ConfigError(ValueError):
     """A setting is malformed; the message names where it came from."""
 
 
+PROTOCOL_NAMES = ("auto", "text", "tools", "anthropic", "apply_patch")
+"""`auto` picks per model (devbot.agent.protocols.protocol_for)."""
+
+
 @dataclass(frozen=True)
 class Settings:
     """Every setting devbot reads. Field name = toml key; env name = DEVBOT_<NAME upper>."""
 
     model: str = "anthropic/claude-sonnet-4-5"
     api_base: str | None = None
-    protocol: str = "text"
+    protocol: str = "auto"
     sandbox: str = "auto"
     test_command: str | None = None
     setup_command: str | None = None
@@ -182,8 +186,10 @@ def load_settings(
 
 
 def _validate(settings: Settings) -> None:
-    if settings.protocol not in ("text", "tools"):
-        raise ConfigError(f"protocol = {settings.protocol!r}: choose 'text' or 'tools'")
+    if settings.protocol not in PROTOCOL_NAMES:
+        raise ConfigError(
+            f"protocol = {settings.protocol!r}: choose one of {', '.join(PROTOCOL_NAMES)}"
+        )
     _validate_sandbox(settings)
     if "/" not in settings.model:
         raise ConfigError(

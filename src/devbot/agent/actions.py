@@ -33,6 +33,23 @@ class EditFile:
 
 
 @dataclass(frozen=True)
+class InsertLines:
+    """Insert `text` after line `after_line` (0: at the top); Anthropic's `insert` command."""
+
+    path: str
+    after_line: int
+    text: str
+
+
+@dataclass(frozen=True)
+class MoveFile:
+    """Rename a file inside the workspace; the target must not exist (apply_patch Move to)."""
+
+    path: str
+    to: str
+
+
+@dataclass(frozen=True)
 class DeleteFile:
     path: str
 
@@ -60,7 +77,16 @@ class Finish:
 
 
 Action = (
-    ReadFile | WriteFile | EditFile | DeleteFile | ListFiles | SearchFiles | RunCommand | Finish
+    ReadFile
+    | WriteFile
+    | EditFile
+    | InsertLines
+    | MoveFile
+    | DeleteFile
+    | ListFiles
+    | SearchFiles
+    | RunCommand
+    | Finish
 )
 
 

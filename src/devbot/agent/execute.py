@@ -10,7 +10,9 @@ from devbot.agent.actions import (
     DeleteFile,
     EditFile,
     Finish,
+    InsertLines,
     ListFiles,
+    MoveFile,
     Observation,
     ReadFile,
     RunCommand,
@@ -37,6 +39,8 @@ def execute(
     if deadline.passed():
         return Observation(ok=False, output=render("devbot.agent", "not_started.txt").strip())
     match action:
+        case ReadFile() if action.start_line is None and workspace.is_directory(action.path):
+            return _seen(workspace.list_files(action.path, deadline))
         case ReadFile():
             return _seen(workspace.read_file(action.path, action.start_line, action.end_line))
         case WriteFile():
@@ -44,6 +48,10 @@ def execute(
         case EditFile():
             edits = [(edit.search, edit.replace) for edit in action.edits]
             return _seen(workspace.edit_file(action.path, edits, deadline))
+        case InsertLines():
+            return _seen(workspace.insert_lines(action.path, action.after_line, action.text))
+        case MoveFile():
+            return _seen(workspace.move_file(action.path, action.to))
         case DeleteFile():
             return _seen(workspace.delete_file(action.path))
         case ListFiles():

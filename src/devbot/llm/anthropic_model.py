@@ -71,10 +71,7 @@ class AnthropicModel:
         if system:
             request["system"] = [{"type": "text", "text": system, "cache_control": EPHEMERAL}]
         if tools:
-            request["tools"] = [
-                {"name": t.name, "description": t.description, "input_schema": t.parameters}
-                for t in tools
-            ]
+            request["tools"] = [_tool(spec) for spec in tools]
         return request
 
     def _client_once(self) -> Any:
@@ -108,6 +105,12 @@ class AnthropicModel:
             cost_usd=cost_usd("anthropic", self.model, usage),
             model=message.model or self.model,
         )
+
+
+def _tool(spec: ToolSpec) -> dict[str, Any]:
+    if spec.builtin is not None:
+        return dict(spec.builtin)
+    return {"name": spec.name, "description": spec.description, "input_schema": spec.parameters}
 
 
 def _conversation(messages: list[Message]) -> list[dict[str, Any]]:

@@ -34,11 +34,16 @@ class Message:
 
 @dataclass(frozen=True)
 class ToolSpec:
-    """A tool offered to the model for native tool calling (JSON-schema parameters)."""
+    """A tool offered to the model for native tool calling (JSON-schema parameters).
+
+    `builtin` is a provider-defined tool sent as it is instead of a schema, e.g. Anthropic's
+    {"type": "text_editor_20250728", "name": "str_replace_based_edit_tool"}; its calls come
+    back as ordinary tool calls named `name`."""
 
     name: str
-    description: str
-    parameters: dict[str, Any]
+    description: str = ""
+    parameters: dict[str, Any] = field(default_factory=dict)
+    builtin: dict[str, Any] | None = None
 
 
 @dataclass(frozen=True)

@@ -132,6 +132,8 @@ def _arguments_json(call: ToolCall) -> str:
 
 
 def _tool(spec: ToolSpec) -> dict[str, Any]:
+    if spec.builtin is not None:
+        return dict(spec.builtin)
     return {
         "type": "function",
         "function": {

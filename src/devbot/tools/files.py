@@ -218,6 +218,53 @@ class Workspace:
         target.unlink()
         return ToolResult(True, _say("delete_done.txt", path=shown))
 
+    def is_directory(self, path: str) -> bool:
+        """Whether `path` names a directory inside the jail (False for anything refused)."""
+        try:
+            return resolve_in_workspace(self.root, path).is_dir()
+        except PathOutsideWorkspace:
+            return False
+
+    @_tool
+    def insert_lines(self, path: str, after_line: int, text: str) -> ToolResult:
+        """Insert `text` as whole lines after line `after_line` (0 puts it first)."""
+        target = resolve_in_workspace(self.root, path)
+        self._changeable(target)
+        shown = self.shown(target)
+        real = Path(os.path.realpath(target))
+        original = self._load(real, "edit_missing.txt", shown)
+        lines = original.text.splitlines(keepends=True)
+        if not 0 <= after_line <= len(lines):
+            raise _Refused(
+                _say("insert_bad_line.txt", path=shown, line=after_line, total=len(lines))
+            )
+        newline = "\r\n" if _uses_crlf(original.text) else "\n"
+        added = text.replace("\r\n", "\n").replace("\n", newline)
+        if added and not added.endswith(newline):
+            added += newline
+        if after_line and not lines[after_line - 1].endswith(("\n", "\r")):
+            lines[after_line - 1] += newline
+        lines.insert(after_line, added)
+        self._write(real, shown, "".join(lines), original.encoding, original.mode)
+        count = added.count(newline)
+        return ToolResult(True, _say("insert_done.txt", path=shown, count=count, line=after_line))
+
+    @_tool
+    def move_file(self, path: str, to: str) -> ToolResult:
+        """Rename the file `path` to `to`, both inside the jail; never over an existing path."""
+        source = resolve_in_workspace(self.root, path)
+        target = resolve_in_workspace(self.root, to)
+        self._changeable(source)
+        self._changeable(target)
+        shown, shown_to = self.shown(source), self.shown(target)
+        if not source.is_file() or source.is_symlink():
+            raise _Refused(_say("file_missing.txt", path=shown))
+        if os.path.lexists(target):
+            raise _Refused(_say("move_exists.txt", path=shown_to))
+        target.parent.mkdir(parents=True, exist_ok=True)
+        os.rename(source, target)
+        return ToolResult(True, _say("move_done.txt", path=shown, to=shown_to))
+
     @_tool
     def list_files(self, path: str = ".", deadline: Deadline = NO_DEADLINE) -> ToolResult:
         """Files under `path`, relative to the root, sorted; git-ignored files left out."""

@@ -98,6 +98,8 @@ def label(action: Action) -> str:
             return f"RUN {action.command.partition(chr(10))[0][:200]}"
         case Finish():
             return "FINISH"
+        case _:
+            return f"{type(action).__name__} {action.path}"
 
 
 _WORD: dict[type, str] = {

@@ -14,7 +14,7 @@ from typing import Any
 
 from devbot.agent import Agent, AgentResult, Task
 from devbot.agent.limits import Limits
-from devbot.agent.protocols import get_protocol
+from devbot.agent.protocols import get_protocol, protocol_for
 from devbot.config import Settings
 from devbot.outward import outward
 from devbot.runs.flows.report import usage_of
@@ -133,7 +133,7 @@ def run_agent(
 
     agent = Agent(
         runtime.model(settings),
-        get_protocol(settings.protocol),
+        get_protocol(protocol_for(settings.model, settings.protocol)),
         workspace_for(tree, read_only),
         verification.sandbox,
         limits_of(settings),

@@ -27,6 +27,7 @@ from dbos import DBOS
 
 from devbot.agent import AgentResult, Task
 from devbot.agent.limits import ExitStatus
+from devbot.agent.protocols import protocol_for
 from devbot.config import ConfigError, Settings
 from devbot.plans.report import Status
 from devbot.runs.flows import worktree as worktrees
@@ -329,7 +330,7 @@ class DurableRun(ABC):
             summary=summary,
             exit_message=outcome.reason,
             model=self.settings.model,
-            protocol=self.settings.protocol,
+            protocol=protocol_for(self.settings.model, self.settings.protocol),
             sandbox=outcome.tests.sandbox,
             branch=prepared.branch,
             base_branch=prepared.base_branch,
