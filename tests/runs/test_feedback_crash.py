@@ -15,12 +15,13 @@ from __future__ import annotations
 import json
 import os
 import re
+import shutil
 import signal
 import subprocess
 import time
 import urllib.request
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -121,6 +122,8 @@ class Case:
     thread_id: str = ""
     delivery: str = ""
     paid_before: int = 0
+    env: dict[str, str] = field(default_factory=dict)
+    """Added to the environment of `devbot serve` (a kill point's instruments)."""
 
 
 class Harness:
@@ -184,7 +187,7 @@ class Harness:
             "--api-base",
             self.server.url,
             cwd=case.repo.work,
-            env={"DEVBOT_GITHUB_REPO": case.name},
+            env={"DEVBOT_GITHUB_REPO": case.name, **case.env},
         )
         url = f"http://127.0.0.1:{port}"
         deadline = time.monotonic() + 60
@@ -476,6 +479,41 @@ def mid_push() -> KillPoint:
     return KillPoint("mid-push", wait, arm, ("feedback", "push"), extra_paid=0)
 
 
+def mid_commit(subject: str, step: str) -> KillPoint:
+    """Once the commit whose message starts with `subject` is made in the worktree, before
+    devbot records its step: `git` on the PATH of `devbot serve` is real git that then waits."""
+
+    def arm(harness: Harness, case: Case) -> Release:
+        folder = case.repo.work.parent / "instrumented-git"
+        folder.mkdir()
+        gate, reached = folder / "hold", folder / "reached"
+        wrapper = folder / "git"
+        wrapper.write_text(
+            f"""#!/bin/sh
+case " $* " in *" commit "*)
+  message=$(cat)
+  printf '%s\\n' "$message" | '{shutil.which("git")}' "$@"; code=$?
+  case "$message" in "{subject}"*)
+    touch '{reached}'; while [ -e '{gate}' ]; do sleep 0.01; done;;
+  esac
+  exit $code;;
+esac
+exec '{shutil.which("git")}' "$@"
+""",
+            encoding="utf-8",
+        )
+        wrapper.chmod(0o755)
+        gate.touch()
+        case.env["PATH"] = f"{folder}:{os.environ['PATH']}"
+        return lambda: gate.unlink(missing_ok=True)
+
+    def wait(harness: Harness, case: Case, reader: StepReader) -> None:
+        reader.wait_for(lambda: (case.repo.work.parent / "instrumented-git" / "reached").exists())
+
+    name = f"mid-{step}"
+    return KillPoint(name, wait, arm, ("feedback", step), extra_paid=0)
+
+
 def mid_model_call() -> KillPoint:
     """While the model server is still answering the first paid call."""
 
@@ -541,6 +579,8 @@ KILL_POINTS = [
     mid_request("progress-comment", "progress_comment", _comment_post("devbot:progress:")),
     mid_request("progress-update", FEEDBACK_STEPS[6], _comment_patch("the agent is working")),
     mid_model_call(),
+    mid_commit("devbot: address review feedback", "commit_work"),
+    mid_commit("devbot: report after review feedback", "commit_report"),
     mid_push(),
     mid_request(
         "reply",

@@ -191,7 +191,12 @@ class FeedbackRun(DurableRun):
     ) -> RunFacts | None:
         if not prepared.report_path:
             return None
-        previous = parse_report(read_inside(self.worktree, prepared.report_path))
+        # the report as the run found it: after a crash that cut this step short, HEAD may
+        # already hold the report this step writes, and reading it would add the round twice
+        text = self.tree.read_blob(prepared.start_sha, prepared.report_path)
+        if text is None:
+            return None
+        previous = parse_report(text)
         summary = outcome.result.summary.strip() or outcome.result.message
         round_note = f"Review feedback on PR #{self.number} (run {self.run_id}): {summary}"
         return self.facts(
