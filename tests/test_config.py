@@ -70,7 +70,7 @@ def test_bad_environment_value_names_the_variable(tmp_path: Path) -> None:
 def test_database_url_defaults_to_sqlite_under_state_dir(tmp_path: Path) -> None:
     settings = load_settings(tmp_path, environ={})
     assert (
-        settings.system_database_url(tmp_path)
+        settings.system_database_url(settings.process_state_dir(tmp_path))
         == f"sqlite:///{tmp_path.resolve()}/.devbot/dbos.sqlite"
     )
     pg = load_settings(tmp_path, environ={"DEVBOT_DATABASE_URL": "postgresql://h/db"})

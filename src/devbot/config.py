@@ -77,15 +77,37 @@ class Settings:
     protected_paths: tuple[str, ...] = ()
     feedback_debounce_s: float = 3.0
     webhook_max_connections: int = 1000
+    state_dir: str | None = None
+    mirror_max_age_days: float = 30.0
+    mirror_max_gb: float = 20.0
+    metrics_host: str = "127.0.0.1"
+    metrics_port: int = 0
 
-    def state_dir(self, repo: Path) -> Path:
-        return repo / STATE_DIR
+    def process_state_dir(
+        self, checkout: Path | None, environ: Mapping[str, str] | None = None
+    ) -> Path:
+        """Where a process keeps its state (run database when SQLite, mirrors, worktrees,
+        environments): `state_dir` when set, else the served checkout's `.devbot/`, else
+        `$XDG_STATE_HOME/devbot` (`~/.local/state/devbot`)."""
+        if self.state_dir:
+            return Path(self.state_dir).expanduser().resolve()
+        if checkout is not None:
+            return checkout_state_dir(checkout)
+        env = os.environ if environ is None else environ
+        home = Path(env.get("HOME") or Path.home())
+        base = Path(env.get("XDG_STATE_HOME") or home / ".local" / "state")
+        return (base / "devbot").resolve()
 
-    def system_database_url(self, repo: Path) -> str:
-        """Where DBOS keeps its workflows: `DEVBOT_DATABASE_URL`, else SQLite under `.devbot/`."""
+    def system_database_url(self, state: Path) -> str:
+        """Where DBOS keeps its workflows: `DEVBOT_DATABASE_URL`, else SQLite in `state`."""
         if self.database_url:
             return self.database_url
-        return f"sqlite:///{(self.state_dir(repo) / 'dbos.sqlite').resolve()}"
+        return f"sqlite:///{(state / 'dbos.sqlite').resolve()}"
+
+
+def checkout_state_dir(repo: Path) -> Path:
+    """devbot's folder in a checkout it serves (kept out of git by `.git/info/exclude`)."""
+    return repo / STATE_DIR
 
 
 _FIELDS = {f.name: f for f in fields(Settings)}
@@ -208,6 +230,8 @@ def _validate(settings: Settings) -> None:
     ):
         if getattr(settings, key) < 1:
             raise ConfigError(f"{key} must be at least 1")
+    if not 0 <= settings.metrics_port <= 65535:
+        raise ConfigError("metrics_port must be a port number (0: no metrics server)")
     for key in (
         "max_usd",
         "max_wall_s",
@@ -217,6 +241,8 @@ def _validate(settings: Settings) -> None:
         "worker_timeout_s",
         "stall_timeout_s",
         "queue_poll_s",
+        "mirror_max_age_days",
+        "mirror_max_gb",
     ):
         if getattr(settings, key) <= 0:
             raise ConfigError(f"{key} must be positive")

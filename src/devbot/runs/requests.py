@@ -2,9 +2,10 @@
 
 A request is built once, where the work is asked for (a parsed plan, a review comment, an
 issue), and DBOS records it as the workflow's input; a run never parses its plan again or
-rebuilds its settings from a dict. A webhook's trigger is read from the delivery once
-(`triggers.webhook.events`), stored in the inbox as JSON, and handed to the delivery flow as
-the same type.
+rebuilds its settings from a dict. Every request names its repository by the remote
+(`Repository`: URL, and the checkout it came from), so any worker on any machine can run
+it. A webhook's trigger is read from the delivery once (`triggers.webhook.events`), stored
+in the inbox as JSON, and handed to the delivery flow as the same type.
 """
 
 from __future__ import annotations
@@ -17,16 +18,17 @@ from typing import Any, Literal
 from devbot.config import Settings
 from devbot.plans.plan import Plan
 from devbot.vcs.forge import Comment
+from devbot.vcs.repository import Repository
 
 RunStatus = Literal["completed", "failed", "cancelled"]
 
 
 @dataclass(frozen=True)
 class PlanRequest:
-    """Run `plan` (committed at `plan_rel` on the run's branch) in `repo`."""
+    """Run `plan` (committed at `plan_rel` on the run's branch) in `repository`."""
 
     run_id: str
-    repo: str
+    repository: Repository
     plan_rel: str
     plan: Plan
     settings: Settings
@@ -39,7 +41,7 @@ class FeedbackRequest:
     server's command-line settings, laid over the base branch's `devbot.toml`."""
 
     run_id: str
-    repo: str
+    repository: Repository
     number: int
     settings: Settings
     flags: dict[str, Any]
@@ -105,7 +107,7 @@ def trigger_from_json(text: str) -> Trigger:
 class DeliveryRequest:
     """Act on one stored webhook delivery."""
 
-    repo: str
+    repository: Repository
     settings: Settings
     flags: dict[str, Any]
     trigger: Trigger

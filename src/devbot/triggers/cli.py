@@ -46,8 +46,22 @@ def _add_allow_flag(parser: argparse.ArgumentParser) -> None:
     )
 
 
+_PROCESS_FLAGS = {
+    "state_dir": "where this process keeps mirrors, worktrees and environments "
+    "(default: the checkout's .devbot/, else ~/.local/state/devbot)",
+    "metrics_port": "serve Prometheus /metrics on this port (default: none)",
+    "metrics_host": "address of the /metrics server (default 127.0.0.1)",
+}
+
+
+def _add_process_flags(parser: argparse.ArgumentParser, *keys: str) -> None:
+    for key in keys:
+        help_text = _PROCESS_FLAGS[key]
+        parser.add_argument("--" + key.replace("_", "-"), dest=key, default=None, help=help_text)
+
+
 def _flags(args: argparse.Namespace) -> dict[str, Any]:
-    keys = (*_SETTING_FLAGS, "allow_workflow_changes")
+    keys = (*_SETTING_FLAGS, "allow_workflow_changes", *_PROCESS_FLAGS)
     return {key: getattr(args, key, None) for key in keys}
 
 
@@ -55,9 +69,11 @@ REPO_HELP = "the git repository (default: the one the current directory is in)"
 RUN_ID_HELP = "a run's id, or its start when that names one run (see `devbot runs`)"
 
 
-def _repo_option(parser: argparse.ArgumentParser, help_text: str = REPO_HELP) -> None:
+def _repo_option(
+    parser: argparse.ArgumentParser, help_text: str = REPO_HELP, kind: type = Path
+) -> None:
     """`--repo`, the same on every command; absent unless given (commands pick the default)."""
-    parser.add_argument("--repo", type=Path, default=argparse.SUPPRESS, help=help_text)
+    parser.add_argument("--repo", type=kind, default=argparse.SUPPRESS, help=help_text)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -83,10 +99,16 @@ def build_parser() -> argparse.ArgumentParser:
     _add_allow_flag(watch)
 
     serve = sub.add_parser("serve", help="answer GitHub webhooks (review feedback, issues)")
-    _repo_option(serve)
+    _repo_option(
+        serve,
+        "the checkout, or the repository by git URL or owner/name (default: the checkout "
+        "the current directory is in)",
+        kind=str,
+    )
     serve.add_argument("--host", default="127.0.0.1", help="address to listen on")
-    serve.add_argument("--port", type=int, default=8000, help="port to listen on")
+    serve.add_argument("--port", type=int, default=8000, help="port to listen on (/metrics too)")
     _add_setting_flags(serve)
+    _add_process_flags(serve, "state_dir")
 
     demo = sub.add_parser("demo", help="create a demo repository and run the hello plan")
     demo.add_argument(
@@ -95,7 +117,15 @@ def build_parser() -> argparse.ArgumentParser:
 
     _add_runs_parser(sub)
     worker = sub.add_parser("worker", help="take runs from the run queue until stopped")
-    _repo_option(worker)
+    _repo_option(
+        worker,
+        "a checkout whose runs it does in the checkout itself (default: the one the current "
+        "directory is in, if any; other repositories are mirrored under --state-dir)",
+    )
+    _add_process_flags(worker, "state_dir", "metrics_port", "metrics_host")
+    workers = sub.add_parser("workers", help="list the workers: id, host, version, runs, heartbeat")
+    _repo_option(workers, "a checkout whose devbot.toml and database to read (optional)")
+    _add_process_flags(workers, "state_dir")
     _add_sandbox_parser(sub)
     return parser
 

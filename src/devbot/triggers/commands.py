@@ -8,19 +8,23 @@ from __future__ import annotations
 
 import argparse
 import datetime as dt
+import os
 from pathlib import Path
 from typing import Any
 
 from devbot.config import CONFIG_FILE, ConfigError, load_settings
 from devbot.plans.plan import PlanError
 from devbot.runs.flows.base_config import settings_from_branch
-from devbot.runs.runtime import Runtime
+from devbot.runs.runtime import Runtime, served_mirror
 from devbot.runs.state.store import RunNotFound, RunStateError
 from devbot.templating import render
 from devbot.triggers.console import Console, exit_code, print_outcome, run_plan_and_wait
 from devbot.triggers.example import example_plan
 from devbot.triggers.interrupt import stop_on_interrupt
+from devbot.triggers.workers_table import list_workers
 from devbot.vcs.git import Git, GitError
+from devbot.vcs.github.repo import web_host
+from devbot.vcs.repository import RepositoryError, parse_repository
 
 USER_ERRORS: tuple[type[Exception], ...] = (
     ConfigError,
@@ -28,6 +32,7 @@ USER_ERRORS: tuple[type[Exception], ...] = (
     GitError,
     RunNotFound,
     RunStateError,
+    RepositoryError,
 )
 
 
@@ -86,17 +91,26 @@ def cmd_watch(args: argparse.Namespace, flags: dict[str, Any]) -> int:
 
 
 def cmd_serve(args: argparse.Namespace, flags: dict[str, Any]) -> int:
-    """Settings come from the base branch's devbot.toml, as in every webhook-started run."""
+    """Settings come from the base branch's devbot.toml, as in every webhook-started run.
+    `--repo` names a checkout, or the repository by URL: then a mirror of it is read."""
     from devbot.triggers.webhook.server import serve, webhook_secret  # lazy: FastAPI, uvicorn
 
     webhook_secret()
-    repo = _repo(args)
+    named = getattr(args, "repo", None)
+    passed = {key: value for key, value in flags.items() if value is not None}
+    if named is not None and not Path(named).is_dir():
+        settings = load_settings(None, flags)
+        repository = parse_repository(named, web_host(settings.github_api_url))
+        local = served_mirror(settings, repository)
+        with local.synced() as git:
+            settings = settings_from_branch(git, settings.base_branch, flags, remote=local.remote)
+        return serve(None, repository, settings, passed, args.host, args.port, Console().say)
+    repo = _repo(args, Path(named) if named else None)
     settings = load_settings(repo, flags)
     settings = settings_from_branch(
         Git.repository(repo), settings.base_branch, flags, remote=settings.remote
     )
-    passed = {key: value for key, value in flags.items() if value is not None}
-    return serve(repo, settings, passed, args.host, args.port, Console().say)
+    return serve(repo, None, settings, passed, args.host, args.port, Console().say)
 
 
 def cmd_demo(args: argparse.Namespace, flags: dict[str, Any]) -> int:
@@ -137,7 +151,7 @@ def _show_runs(args: argparse.Namespace, runtime: Runtime, repo: Path) -> int:
             lines.append(str(event.get("content", "")).rstrip())
         console.show("\n".join(lines))
         return 0
-    records = store.recent(str(repo))
+    records = store.recent((runtime.served.key, str(repo)))
     if not records:
         console.show("no runs yet")
         return 0
@@ -155,11 +169,33 @@ def _show_runs(args: argparse.Namespace, runtime: Runtime, repo: Path) -> int:
 
 
 def cmd_worker(args: argparse.Namespace, flags: dict[str, Any]) -> int:
+    """A worker serves the checkout `--repo` names, else the one the current directory is in
+    (unless `state_dir` is set), else none: a fleet worker with its own mirrors."""
     from devbot.triggers.worker import run_worker  # lazy: DBOS
 
-    repo = _repo(args)
+    repo = _optional_checkout(args, flags)
     run_worker(repo, load_settings(repo, flags), Console())
     return 0
+
+
+def cmd_workers(args: argparse.Namespace, flags: dict[str, Any]) -> int:
+    repo = _optional_checkout(args, flags)
+    settings = load_settings(repo, flags)
+    console = Console()
+    table = list_workers(settings, repo)
+    console.show(table or "no workers have run on this database")
+    return 0
+
+
+def _optional_checkout(args: argparse.Namespace, flags: dict[str, Any]) -> Path | None:
+    if getattr(args, "repo", None) is not None:
+        return _repo(args)
+    if flags.get("state_dir") or os.environ.get("DEVBOT_STATE_DIR"):
+        return None
+    try:
+        return Git.repository(Path(".")).toplevel()
+    except GitError:
+        return None
 
 
 def cmd_sandbox(args: argparse.Namespace, flags: dict[str, Any]) -> int:

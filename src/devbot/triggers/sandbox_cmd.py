@@ -64,7 +64,7 @@ def run_sandbox_command(args: argparse.Namespace, flags: dict[str, Any]) -> int:
         return 0
     choice = choose_backend(settings)
     sandbox = build_sandbox(settings, choice.backend)
-    cache = EnvironmentCache(settings.state_dir(repo) / ENVIRONMENTS_DIR)
+    cache = EnvironmentCache(settings.process_state_dir(repo) / ENVIRONMENTS_DIR)
     if args.sandbox_command == "prepare":
         return _prepare(repo, settings, choice.backend, cache)
     if args.sandbox_command == "exec":

@@ -15,8 +15,10 @@ Nested repositories the agent creates are never descended into nor committed.
 from __future__ import annotations
 
 import os
+import shutil
 import subprocess
-from collections.abc import Sequence
+import tempfile
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal
@@ -79,6 +81,41 @@ class Change:
 
 
 @dataclass(frozen=True)
+class RemoteAuth:
+    """An HTTP header (`Authorization: ...`) git sends to URLs under `url_prefix` only. It
+    reaches git through the environment of each command (`GIT_CONFIG_COUNT`, `_KEY_n`,
+    `_VALUE_n`), never through a URL, an argument or a file; `header` is asked anew for each
+    command, so a token that expires is renewed."""
+
+    url_prefix: str
+    header: Callable[[], str]
+
+    def environment(self, base: Mapping[str, str]) -> dict[str, str]:
+        """Variables that add the header to the user's own `GIT_CONFIG_*` ones, if any."""
+        try:
+            count = max(0, int(base.get("GIT_CONFIG_COUNT", "0") or 0))
+        except ValueError:
+            count = 0
+        return {
+            f"GIT_CONFIG_KEY_{count}": f"http.{self.url_prefix}.extraHeader",
+            f"GIT_CONFIG_VALUE_{count}": self.header(),
+            f"GIT_CONFIG_KEY_{count + 1}": f"http.{self.url_prefix}.followRedirects",
+            f"GIT_CONFIG_VALUE_{count + 1}": "false",
+            "GIT_CONFIG_COUNT": str(count + 2),
+        }
+
+
+@dataclass(frozen=True)
+class Snapshot:
+    """The work tree at one moment as a commit whose parent is HEAD (`head`): every file
+    git would commit, untracked ones too. No ref points to it."""
+
+    commit: str
+    tree: str
+    head: str
+
+
+@dataclass(frozen=True)
 class Commit:
     """What `commit_all` did: the new sha (None when nothing changed), and the nested
     repositories and `.git`-named entries it left out of the commit."""
@@ -99,11 +136,13 @@ class Git:
         timeout_s: float | None = 600.0,
         *,
         records: Path | None = None,
+        auth: RemoteAuth | None = None,
     ):
         """`git_dir` None: a linked worktree's, looked up in `records` (the common git
-        directory) when the first command needs it."""
+        directory) when the first command needs it. `auth`: what git sends to the remote."""
         self._git_dir = Path(git_dir) if git_dir is not None else None
         self._records = records
+        self.auth = auth
         self.work_tree = Path(work_tree) if work_tree is not None else None
         self.timeout_s = timeout_s
         self._identity: tuple[str, ...] | None = None
@@ -148,7 +187,39 @@ class Git:
         from this repository's own records (`worktrees/*/gitdir`), never from `path/.git`.
         The records are read at the first command, so a replayed run may name a worktree
         that is gone as long as it runs nothing there."""
-        return Git(None, Path(path), self.timeout_s, records=self.common_dir)
+        return Git(None, Path(path), self.timeout_s, records=self.common_dir, auth=self.auth)
+
+    @classmethod
+    def init_mirror(
+        cls, path: Path, url: str, remote: str, *, auth: RemoteAuth | None = None
+    ) -> Git:
+        """A bare repository at `path` (which must not exist) whose `remote` is `url`, with
+        every branch of the remote fetched into `refs/remotes/<remote>/*` and the remote's
+        default branch known. Built in a scratch folder beside `path` and renamed into place,
+        so a crash never leaves half a mirror there."""
+        path = Path(path)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        scratch = Path(tempfile.mkdtemp(prefix=f".init-{path.name}-", dir=path.parent))
+        try:
+            probe = cls(Path(os.devnull), None)
+            init = ("init", "--quiet", "--bare", "--template=", str(scratch))
+            done = probe._exec(init, cwd=path.parent, explicit=False)
+            if done.returncode != 0:
+                raise GitError(("git", *init), done.returncode, done.stderr)
+            git = cls(scratch, None, auth=auth)
+            git.run("config", f"remote.{remote}.url", url)
+            git.run("config", f"remote.{remote}.fetch", f"+refs/heads/*:refs/remotes/{remote}/*")
+            git.fetch_all(remote)
+            git.run("remote", "set-head", remote, "--auto")
+            scratch.rename(path)
+        finally:
+            shutil.rmtree(scratch, ignore_errors=True)
+        return cls(path, None, auth=auth)
+
+    def fetch_all(self, remote: str) -> None:
+        """Bring every branch of `remote` into `refs/remotes/<remote>/*`, dropping those the
+        remote deleted (a mirror's fetch before each run)."""
+        self.run("fetch", "--quiet", "--prune", "--no-tags", "--no-write-fetch-head", remote)
 
     def _admin_dir(self) -> Path:
         assert self._records is not None and self.work_tree is not None
@@ -315,6 +386,55 @@ class Git:
         ignored = set(checked.stdout.split("\0")) if checked.returncode in (0, 1) else set()
         return tuple(path for path in paths if path not in ignored)
 
+    def work_tree_object(self) -> str:
+        """The tree object of the work tree as `commit_all` would commit it (untracked files
+        in, nested repositories and `.git` entries out), built in a scratch index, so
+        neither the worktree's index nor any ref changes."""
+        spec = _exclusions(self.unsafe_entries())
+        with tempfile.TemporaryDirectory(prefix="devbot-index-") as scratch:
+            index = Path(scratch) / "index"
+            own = self.git_dir / "index"
+            if own.is_file():
+                shutil.copyfile(own, index)  # its stat cache makes `add` cheap
+            env = {"GIT_INDEX_FILE": str(index)}
+            self._checked(("add", "--all", "--", *spec), env=env)
+            return self._checked(("write-tree",), env=env)
+
+    def snapshot(self, tree: str, message: str) -> Snapshot:
+        """A commit of `tree` whose parent is HEAD; no ref points to it."""
+        head = self.head_sha()
+        return Snapshot(self.run("commit-tree", tree, "-p", head, input=message), tree, head)
+
+    def current_branch(self) -> str:
+        """The branch HEAD is on, "" for a detached HEAD."""
+        found = self._exec(("symbolic-ref", "--quiet", "--short", "HEAD"))
+        return found.stdout.strip() if found.returncode == 0 else ""
+
+    def pack(self, tip: str, base: str) -> bytes:
+        """A thin pack of the objects reachable from `tip` and not from `base`."""
+        revs = f"{tip}\n^{base}\n".encode()
+        command = ("pack-objects", "--stdout", "--thin", "--revs", "--delta-base-offset", "-q")
+        done = self._spawn(command, revs, None, True)
+        if done.returncode != 0:
+            raise GitError(("git", *command), done.returncode, _text(done.stderr))
+        return done.stdout
+
+    def unpack(self, pack: bytes) -> None:
+        """Add the objects of a (thin) `pack` made by `pack` to this repository."""
+        command = ("index-pack", "--stdin", "--fix-thin")
+        done = self._spawn(command, pack, None, True)
+        if done.returncode != 0:
+            raise GitError(("git", *command), done.returncode, _text(done.stderr))
+
+    def has_commit(self, sha: str) -> bool:
+        return self._exec(("cat-file", "-e", f"{sha}^{{commit}}")).returncode == 0
+
+    def put_snapshot(self, snapshot: str) -> None:
+        """Make the work tree hold exactly the files of commit `snapshot` (deleting those it
+        lacks) while HEAD and the index stay where they are."""
+        self.run("read-tree", "-m", "-u", "HEAD", snapshot)
+        self.run("reset", "--quiet")
+
     def listed_files(self) -> list[str]:
         """Tracked and untracked-but-not-ignored files of the work tree, root-relative."""
         listed = self.run("ls-files", "--cached", "--others", "--exclude-standard", "-z")
@@ -394,6 +514,12 @@ class Git:
             )
         return {line.split("\t", 1)[1] for line in result.stdout.splitlines() if "\t" in line}
 
+    def _checked(self, args: Sequence[str], *, env: Mapping[str, str]) -> str:
+        done = self._exec(args, env=env)
+        if done.returncode != 0:
+            raise GitError(("git", *args), done.returncode, done.stderr)
+        return done.stdout.strip()
+
     def _exec(
         self,
         args: Sequence[str],
@@ -401,19 +527,30 @@ class Git:
         *,
         cwd: Path | None = None,
         explicit: bool = True,
+        env: Mapping[str, str] | None = None,
     ) -> _Done:
-        done = self._spawn(args, input.encode() if input is not None else None, cwd, explicit)
+        data = input.encode() if input is not None else None
+        done = self._spawn(args, data, cwd, explicit, env)
         return _Done(done.returncode, _text(done.stdout), _text(done.stderr))
 
     def _spawn(
-        self, args: Sequence[str], input: bytes | None, cwd: Path | None, explicit: bool
+        self,
+        args: Sequence[str],
+        input: bytes | None,
+        cwd: Path | None,
+        explicit: bool,
+        env: Mapping[str, str] | None = None,
     ) -> subprocess.CompletedProcess[bytes]:
         command = self._command(args, explicit)
+        environment = _environment()
+        if self.auth is not None:
+            environment.update(self.auth.environment(environment))
+        environment.update(env or {})
         try:
             return subprocess.run(
                 command,
                 cwd=cwd or self.work_tree or self.git_dir,
-                env=_environment(),
+                env=environment,
                 input=input,
                 capture_output=True,
                 timeout=self.timeout_s,

@@ -19,7 +19,7 @@ import pytest
 from devbot.config import Settings, load_settings
 from devbot.llm.scripted import ScriptedModel
 from devbot.runs.engine.engine import Engine
-from devbot.runs.runtime import Runtime
+from devbot.runs.runtime import Runtime, checkout_repository
 from devbot.runs.state.store import RunRecord
 from devbot.vcs.forge import LocalForge
 from tests.fixtures.devbot_process import DevbotProcess, StepReader, output_of
@@ -145,9 +145,13 @@ def _assert_each_run_done_once(fleet: Fleet, records: list[RunRecord]) -> None:
             assert steps.count("model") == 2 and steps.count("commit_report") == 1, steps
     finally:
         reader.close()
+    runtime = fleet.engine.runtime  # in the workers' state folder: the first clone's .devbot/
     for repo in fleet.repos:
-        mine = [r for r in records if r.repo == str(repo.work)]
-        prs = LocalForge(repo.work / ".devbot" / "local_forge.sqlite").list_pull_requests()
+        repository = checkout_repository(repo.work, "origin")
+        mine = [r for r in records if r.repo == repository.key]
+        forge = runtime.forge(fleet.settings, repository)
+        assert isinstance(forge, LocalForge)
+        prs = forge.list_pull_requests()
         assert sorted(pr.head for pr in prs) == sorted(r.branch for r in mine)  # one PR each
         for record in mine:
             subjects = repo.git(

@@ -11,7 +11,6 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
 from dbos import DBOS
@@ -87,13 +86,15 @@ def retry_run(engine: Engine, run_id: str, settings: Settings) -> RunRecord:
     workflow = _workflow(record.id)
     args = workflow.input["args"] if workflow is not None and workflow.input else ()
     if args and isinstance(args[0], PlanRequest):
-        text = args[0].plan.text
+        text, repository = args[0].plan.text, args[0].repository
     else:
-        plan_file = Path(record.repo) / record.plan_path
+        runtime = engine.runtime
+        repository = runtime.served
+        plan_file = runtime.repo / record.plan_path
         text = plan_file.read_text(encoding="utf-8") if plan_file.is_file() else ""
-        if plan_sha(text) != record.plan_sha:
+        if plan_sha(text) != record.plan_sha or record.repo != repository.key:
             raise RunStateError(
                 f"run {record.id}'s plan content is gone (no durable input, "
                 f"{record.plan_path} changed); run the plan again with `devbot run`"
             )
-    return engine.flows.submit(Path(record.repo), record.plan_path, text, settings).record
+    return engine.flows.submit(repository, record.plan_path, text, settings).record

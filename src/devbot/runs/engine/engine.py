@@ -29,6 +29,7 @@ from devbot import __version__
 from devbot.config import ConfigError, Settings
 from devbot.plans.plan import PlanError, read_plan_text
 from devbot.runs.engine.flows import (
+    FEEDBACK_QUEUE,
     QUEUE_NAME,
     Flows,
     Submission,
@@ -36,12 +37,14 @@ from devbot.runs.engine.flows import (
     feedback_queue,
     run_queue,
 )
+from devbot.runs.engine.metrics import Metrics, WebhookCounts
 from devbot.runs.engine.supervisor import Supervisor
 from devbot.runs.engine.workers import WorkerRegistry
 from devbot.runs.requests import DeliveryRequest, RunResult, Trigger
-from devbot.runs.runtime import ForgeFactory, Runtime
+from devbot.runs.runtime import ForgeFactory, Runtime, checkout_repository
 from devbot.tools.inside import inside_path
 from devbot.tools.jail import PathOutsideWorkspace
+from devbot.vcs.repository import Repository
 
 APP_NAME = "devbot"
 APPLICATION_VERSION = f"devbot-{__version__}"
@@ -72,12 +75,13 @@ class Engine:
     ) -> Engine:
         """Launch DBOS on the runtime's database.
 
-        `serve_queue`: this process takes runs from the queue (a worker). Either way it runs
-        the runs it starts itself and the recovered runs DBOS hands it. `serve_feedback`:
-        it also runs the per-PR feedback queue (`devbot serve`).
+        `serve_queue`: this process takes runs from the queues (a worker: plan runs, and the
+        per-PR feedback runs). Either way it runs the runs it starts itself and the recovered
+        runs DBOS hands it. `serve_feedback`: it registers the feedback queue although it
+        takes no runs (`devbot serve` with external workers enqueues feedback runs there).
         """
-        settings, repo = runtime.settings, runtime.repo
-        url = settings.system_database_url(repo)
+        settings = runtime.settings
+        url = settings.system_database_url(runtime.state_dir)
         _quiet_dbos_logging()
         registry = WorkerRegistry(runtime.store.engine, settings.worker_timeout_s)
         executor = _claim_executor_id(registry)
@@ -98,7 +102,7 @@ class Engine:
                 DBOS.listen_queues([])
             DBOS.launch()
             run_queue(runtime, update=serve_queue)
-            if serve_feedback:
+            if serve_feedback or serve_queue:
                 feedback_queue(runtime)
         except BaseException:
             DBOS.destroy(destroy_registry=False)
@@ -137,10 +141,15 @@ class Engine:
         via_queue: bool | None = None,
         repo: Path | None = None,
     ) -> Submission:
-        """Start a run of the plan file `plan_path` of `repo` (default: the runtime's). The
-        file is read here, bounded, and refused (PlanError) when it is a symbolic link out of
-        the repository; `Flows.submit` parses it once. ConfigError for a bad model setting."""
+        """Start a run of the plan file `plan_path` of the checkout `repo` (default: the
+        runtime's); the run names the checkout's remote. The file is read here, bounded, and
+        refused (PlanError) when it is a symbolic link out of the repository;
+        `Flows.submit` parses it once. ConfigError for a bad model setting."""
         repo = repo or self.runtime.repo
+        if repo == self.runtime.checkout and self.runtime.repository is not None:
+            repository = self.runtime.repository
+        else:
+            repository = checkout_repository(repo, settings.remote)
         relative = os.path.relpath(os.path.abspath(plan_path), repo)
         try:
             real = inside_path(repo, relative)
@@ -148,7 +157,7 @@ class Engine:
             raise PlanError(str(plan_path), f"not a file inside the repository: {exc}") from None
         text = read_plan_text(real, settings.max_plan_bytes, str(plan_path))
         return self.flows.submit(
-            repo,
+            repository,
             Path(relative).as_posix(),
             text,
             settings,
@@ -174,6 +183,25 @@ class Engine:
             return RunResult("failed", str(exc))
         return result if isinstance(result, RunResult) else RunResult("failed", repr(result))
 
+    def queue_depth(self) -> dict[str, int]:
+        """How many runs wait in each of devbot's queues (over all workers)."""
+        waiting = DBOS.list_workflows(status="ENQUEUED", load_input=False, load_output=False)
+        depth = dict.fromkeys((QUEUE_NAME, FEEDBACK_QUEUE), 0)
+        for workflow in waiting:
+            if workflow.queue_name in depth:
+                depth[workflow.queue_name] += 1
+        return depth
+
+    def metrics(self, webhooks: WebhookCounts | None = None) -> Metrics:
+        """This process's `/metrics` (with `webhooks`: the server's answers by outcome)."""
+        return Metrics(
+            self.runtime,
+            self.registry,
+            self.executor_id,
+            queue_depth=self.queue_depth,
+            webhooks=webhooks,
+        )
+
     def dispatch_deliveries(self, flags: dict[str, Any]) -> int:
         """Start the workflow of every stored delivery not started yet (its workflow id is
         the delivery id, so never twice); how many were started."""
@@ -187,22 +215,23 @@ class Engine:
         return started
 
     def _delivery(self, trigger: Trigger, flags: dict[str, Any]) -> DeliveryRequest:
-        return DeliveryRequest(str(self.runtime.repo), self.runtime.settings, dict(flags), trigger)
+        return DeliveryRequest(self.runtime.served, self.runtime.settings, dict(flags), trigger)
 
 
 @contextmanager
 def running(
     settings: Settings,
-    repo: Path,
+    repo: Path | None,
     *,
+    repository: Repository | None = None,
     serve_queue: bool = False,
     serve_feedback: bool = False,
     forge_factory: ForgeFactory | None = None,
 ) -> Iterator[Engine]:
-    """A runtime for `repo` and the engine launched on it, both closed at the end (the runs
-    still in flight park at their next step boundary first): what a command does from its
-    start to its end."""
-    runtime = Runtime.open(settings, repo, forge_factory=forge_factory)
+    """A runtime for the checkout `repo` (or, without one, for `repository` or for any) and
+    the engine launched on it, both closed at the end (the runs still in flight park at
+    their next step boundary first): what a command does from its start to its end."""
+    runtime = Runtime.open(settings, repo, repository=repository, forge_factory=forge_factory)
     try:
         engine = Engine.launch(runtime, serve_queue=serve_queue, serve_feedback=serve_feedback)
         try:

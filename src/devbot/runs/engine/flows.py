@@ -28,6 +28,7 @@ from devbot.runs.flows.plan import PlanRun, plan_sha
 from devbot.runs.requests import DeliveryRequest, FeedbackRequest, PlanRequest, RunResult
 from devbot.runs.runtime import Runtime
 from devbot.runs.state.store import RunRecord
+from devbot.vcs.repository import Repository
 
 QUEUE_NAME = "devbot-runs"
 FEEDBACK_QUEUE = "devbot-feedback"
@@ -82,14 +83,14 @@ class Flows(DBOSConfiguredInstance):
         """Start `request`'s workflow here, or put it on the run queue for a worker."""
         with SetWorkflowID(request.run_id):
             if via_queue:
-                with SetEnqueueOptions(queue_partition_key=request.repo):
+                with SetEnqueueOptions(queue_partition_key=request.repository.key):
                     run_queue(self.runtime).enqueue(self.plan_run, request)
             else:
                 DBOS.start_workflow(self.plan_run, request)
 
     def submit(
         self,
-        repo: Path,
+        repository: Repository,
         plan_rel: str,
         text: str,
         settings: Settings,
@@ -105,35 +106,34 @@ class Flows(DBOSConfiguredInstance):
         `workers = "external"`): put the run on the run queue for a worker.
         """
         runtime = self.runtime
-        plan = parse_plan_text(text, repo / plan_rel, settings.max_plan_bytes)
+        where = Path(repository.checkout or repository.name) / plan_rel
+        plan = parse_plan_text(text, where, settings.max_plan_bytes)
         runtime.model(settings)  # refuse a bad model setting now; preloads its SDK
         sha = plan_sha(plan.text)
+        key = repository.key
         if only_if_new:
-            earlier = runtime.store.find_for_plan(str(repo), plan_rel, sha)
+            earlier = runtime.store.find_for_plan(key, plan_rel, sha)
             if earlier is not None:
                 return Submission(earlier, is_new=False)
         run_id = new_run_id(plan.slug)
         record = RunRecord(
-            id=run_id,
-            kind="plan",
-            repo=str(repo),
-            plan_path=plan_rel,
-            plan_sha=sha,
-            title=plan.title,
+            id=run_id, kind="plan", repo=key, plan_path=plan_rel, plan_sha=sha, title=plan.title
         )
         runtime.store.create(record)
-        request = PlanRequest(run_id, str(repo), plan_rel, plan, settings)
+        request = PlanRequest(run_id, repository, plan_rel, plan, settings)
         queued = settings.workers == "external" if via_queue is None else via_queue
         self.start_plan_run(request, queued)
         return Submission(runtime.store.get(run_id), is_new=True)
 
     def start_issue_run(self, plan_rel: str, text: str, request: DeliveryRequest) -> str:
-        repo, settings = Path(request.repo), request.settings
-        return self.submit(repo, plan_rel, text, settings, only_if_new=True).record.id
+        submitted = self.submit(
+            request.repository, plan_rel, text, request.settings, only_if_new=True
+        )
+        return submitted.record.id
 
     def enqueue_feedback(self, request: FeedbackRequest) -> None:
         queue = DBOS.retrieve_queue(FEEDBACK_QUEUE) or feedback_queue(self.runtime)
-        partition = f"{request.repo}#{request.number}"
+        partition = f"{request.repository.key}#{request.number}"
         with SetWorkflowID(request.run_id), SetEnqueueOptions(queue_partition_key=partition):
             queue.enqueue(self.feedback_run, request)
 

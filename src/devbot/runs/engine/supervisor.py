@@ -56,10 +56,11 @@ class Supervisor:
             self._stop.wait(self.beat_s)
 
     def sweep(self) -> None:
-        if not self.registry.beat(self.executor_id):
+        if not self.registry.beat(self.executor_id, self.runtime.runs_in_flight()):
             self.registry.claim(self.executor_id)
         self.recover_dead_executors()
         self.settle_records()
+        self.runtime.housekeeping()
 
     def recover_dead_executors(self) -> list[str]:
         """Re-enqueue the pending runs of every dead executor; returns their ids."""

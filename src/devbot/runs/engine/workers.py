@@ -4,8 +4,9 @@ DBOS recovers a process's unfinished workflows only when a process with the same
 starts. devbot also needs to know when an executor is gone for good, so another worker can
 take its runs over: every process that runs workflows beats here every few seconds, and an
 executor whose beat is older than `worker_timeout_s` (or whose process is gone, on this
-host) is dead. The table lives in the run-record database, which is DBOS's database when
-`DEVBOT_DATABASE_URL` is set.
+host) is dead. Each beat also says which runs the process is executing, and the row names
+the devbot version it runs: `devbot workers` lists them. The table lives in the run-record
+database, which is DBOS's database when `DEVBOT_DATABASE_URL` is set.
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ from dataclasses import dataclass
 
 import sqlalchemy as sa
 
+from devbot import __version__
 from devbot.runs.state.store import create_tables
 
 _metadata = sa.MetaData()
@@ -31,7 +33,10 @@ workers_table = sa.Table(
     sa.Column("pid", sa.Integer, nullable=False),
     sa.Column("started_at", sa.Float, nullable=False),
     sa.Column("beat_at", sa.Float, nullable=False),
+    sa.Column("version", sa.String(40), nullable=False, server_default=""),
+    sa.Column("runs", sa.Text, nullable=False, server_default=""),
 )
+MAX_RUNS_TEXT = 2000
 
 HOST = socket.gethostname()
 
@@ -44,6 +49,13 @@ class WorkerRow:
     pid: int
     started_at: float
     beat_at: float
+    version: str = ""
+    runs: str = ""
+    """The ids of the runs it executes, space-separated."""
+
+    @property
+    def in_flight(self) -> list[str]:
+        return self.runs.split()
 
 
 def _pid_alive(pid: int) -> bool:
@@ -93,6 +105,8 @@ class WorkerRegistry:
             "pid": os.getpid(),
             "started_at": now,
             "beat_at": now,
+            "version": __version__,
+            "runs": "",
         }
         current = self.get(executor_id)
         if current is not None and current.token != self.token and self.is_alive(current, now):
@@ -114,14 +128,16 @@ class WorkerRegistry:
             )
             return done.rowcount == 1
 
-    def beat(self, executor_id: str) -> bool:
-        """Refresh our beat; False when another process took the id over meanwhile."""
+    def beat(self, executor_id: str, runs: list[str] | None = None) -> bool:
+        """Refresh our beat and the runs we execute; False when another process took the id
+        over meanwhile."""
+        text = " ".join(runs or [])[:MAX_RUNS_TEXT]
         with self.engine.begin() as conn:
             done = conn.execute(
                 workers_table.update()
                 .where(workers_table.c.executor_id == executor_id)
                 .where(workers_table.c.token == self.token)
-                .values(beat_at=time.time())
+                .values(beat_at=time.time(), runs=text)
             )
         return done.rowcount == 1
 

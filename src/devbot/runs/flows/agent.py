@@ -92,16 +92,19 @@ def make_verification(
     environments: EnvironmentCache,
     record: StepRecorder,
     say: Callable[[str], None],
+    *,
+    restored: bool = False,
 ) -> Verification:
     """The sandbox (backend and environment recipe chosen once, recorded) and the run's
-    tests; runs setup."""
+    tests; runs setup (again, unrecorded, when the worktree was `restored` on this machine
+    after setup had run elsewhere)."""
     choice: SandboxChoice = record(
         "choose_sandbox", lambda: choose_sandbox(settings, worktree, test_command)
     )
     say(f"sandbox: {choice.backend}")
     sandbox = sandbox_for(settings, choice.backend)
     verification = Verification(settings, test_command, worktree, sandbox, record, say)
-    verification.run_setup(choice.recipe, environments)
+    verification.run_setup(choice.recipe, environments, restored=restored)
     return verification
 
 

@@ -70,7 +70,7 @@ def collect_comments(
         if int(updated) > arrived:
             edited.append(comment.id)
             continue
-        if not runtime.may_trigger(forge, comment.author):
+        if not runtime.may_trigger(forge, comment.author, scope):
             unauthorised.append(comment.id)
             continue
         body = clean_untrusted(redact(comment.body))[:MAX_COMMENT_CHARS]

@@ -10,7 +10,6 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Callable
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Protocol, TypeVar
 
 from devbot.plans.plan import plan_filename, slugify
@@ -60,8 +59,10 @@ class DeliveryFlow:
 
     def _execute(self) -> DeliveryOutcome:
         try:
-            settings, repo = self.request.settings, Path(self.request.repo)
-            outcome = self._handle(self.runtime.feedback_forge(settings, repo))
+            request = self.request
+            outcome = self._handle(
+                self.runtime.feedback_forge(request.settings, request.repository)
+            )
         except Exception as exc:
             outcome = DeliveryOutcome("failed", f"{type(exc).__name__}: {exc}")
         delivery_id = self.trigger.delivery_id
@@ -73,7 +74,10 @@ class DeliveryFlow:
 
     def _handle(self, forge: FeedbackForge) -> DeliveryOutcome:
         trigger, sender = self.trigger, self.trigger.sender
-        allowed: bool = self.step("authorise", lambda: self.runtime.may_trigger(forge, sender))
+        scope = self.request.repository.key
+        allowed: bool = self.step(
+            "authorise", lambda: self.runtime.may_trigger(forge, sender, scope)
+        )
         if not allowed:
             return DeliveryOutcome("ignored", f"{sender} has no write permission")
         comment = trigger.comment
@@ -89,7 +93,6 @@ class DeliveryFlow:
                 "ignored", "not devbot's pull request and devbot is not mentioned"
             )
         self.step("react", lambda: forge.add_reaction(trigger.comment, EYES))
-        scope = self.request.repo
         new_run: str | None = self.step(
             "schedule_feedback",
             lambda: self.runtime.feedback.schedule(
@@ -105,7 +108,7 @@ class DeliveryFlow:
         self.starter.enqueue_feedback(
             FeedbackRequest(
                 new_run,
-                self.request.repo,
+                self.request.repository,
                 trigger.number,
                 self.request.settings,
                 self.request.flags,

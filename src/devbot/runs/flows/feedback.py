@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import datetime as dt
 from dataclasses import replace
-from pathlib import Path
 
 from dbos import DBOS
 
@@ -29,15 +28,14 @@ from devbot.runs.flows.comments import Collected, collect_comments, describe_com
 from devbot.runs.flows.report import RunFacts
 from devbot.runs.flows.skeleton import DurableRun, Ending, Outcome, Prepared, Published
 from devbot.runs.requests import FeedbackRequest, RunResult
-from devbot.runs.runtime import Runtime
+from devbot.runs.runtime import FEEDBACK_WORKTREES_DIR, Runtime
 from devbot.runs.state.store import RunRecord
 from devbot.templating import render
 from devbot.tools.inside import read_inside
 from devbot.untrusted import clean_untrusted
 from devbot.vcs.forge import COMMENT_MARKER, FeedbackForge, PullRequest, same_login
 from devbot.vcs.forge import with_marker as marked
-
-FEEDBACK_WORKTREES = "feedback-worktrees"
+from devbot.vcs.git import Git
 
 
 def _marker(kind: str, key: object) -> str:
@@ -58,16 +56,19 @@ class FeedbackRun(DurableRun):
     publish_step = "push"
 
     def __init__(self, runtime: Runtime, request: FeedbackRequest) -> None:
-        repo = Path(request.repo)
-        worktree = request.settings.state_dir(repo) / FEEDBACK_WORKTREES / request.run_id
         super().__init__(
-            runtime, request.run_id, repo, request.settings, request.started_at, worktree
+            runtime,
+            request.run_id,
+            request.repository,
+            request.settings,
+            request.started_at,
+            FEEDBACK_WORKTREES_DIR,
         )
         self.number, self.flags = request.number, request.flags
         self.server_settings = request.settings
-        self.scope = str(repo)
+        self.scope = request.repository.key
         self.state = runtime.feedback
-        self.forge = runtime.feedback_forge(request.settings, repo)
+        self.forge = runtime.feedback_forge(request.settings, request.repository)
         self.progress_id: int | None = None
         self.collected = Collected(())
 
@@ -95,7 +96,7 @@ class FeedbackRun(DurableRun):
             "progress_comment",
             lambda: _post_once(self.forge, self.number, key, self._progress("started")),
         )
-        prepared: Prepared = self.step("prepare_worktree", lambda: self._do_prepare(pr))
+        prepared = self.prepare("prepare_worktree", lambda: self._do_prepare(pr))
         self._update_progress("the agent is working")
         return self.end(prepared, self.work(prepared))
 
@@ -116,7 +117,7 @@ class FeedbackRun(DurableRun):
             RunRecord(
                 id=self.run_id,
                 kind="feedback",
-                repo=str(self.repo),
+                repo=self.scope,
                 plan_path="",
                 plan_sha="",
                 title=f"feedback on #{self.number}: {pr.title}",
@@ -138,13 +139,16 @@ class FeedbackRun(DurableRun):
 
     def _do_settings(self, base: str) -> Settings:
         """Settings with `devbot.toml` read from the base branch, never from the PR branch."""
-        settings = settings_from_branch(
-            self.git, base, self.flags, remote=self.server_settings.remote
-        )
+        with self.local.synced() as git:
+            settings = settings_from_branch(git, base, self.flags, remote=self.remote)
         return replace(settings, database_url=self.server_settings.database_url)
 
     def _do_prepare(self, pr: PullRequest) -> Prepared:
-        git, remote = self.git, self.settings.remote
+        with self.local.synced() as git:
+            return self._prepare_worktree(git, pr)
+
+    def _prepare_worktree(self, git: Git, pr: PullRequest) -> Prepared:
+        remote = self.remote
         has_remote = remote in git.run("remote").split()
         if has_remote:
             git.fetch(remote, pr.head)

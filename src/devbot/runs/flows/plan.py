@@ -18,18 +18,11 @@ from devbot.plans.plan import report_filename_for
 from devbot.runs.flows import worktree as worktrees
 from devbot.runs.flows.agent import file_listing
 from devbot.runs.flows.report import RunFacts
-from devbot.runs.flows.skeleton import (
-    DurableRun,
-    Outcome,
-    Prepared,
-    Published,
-    WorkspaceLost,
-)
+from devbot.runs.flows.skeleton import DurableRun, Outcome, Prepared, Published
 from devbot.runs.requests import PlanRequest, RunResult
-from devbot.runs.runtime import Runtime
+from devbot.runs.runtime import WORKTREES_DIR, Runtime
 from devbot.tools.inside import read_inside, write_inside
 
-WORKTREES_DIR = "worktrees"
 _CLOSES = re.compile(r"(?:Closes|Fixes|Resolves) #\d+")
 
 
@@ -44,37 +37,37 @@ class PlanRun(DurableRun):
     cancellable = True
 
     def __init__(self, runtime: Runtime, request: PlanRequest) -> None:
-        repo = Path(request.repo)
-        settings = request.settings
-        worktree = settings.state_dir(repo) / WORKTREES_DIR / request.run_id
-        super().__init__(runtime, request.run_id, repo, settings, request.started_at, worktree)
+        super().__init__(
+            runtime,
+            request.run_id,
+            request.repository,
+            request.settings,
+            request.started_at,
+            WORKTREES_DIR,
+        )
         self.plan, self.plan_rel = request.plan, request.plan_rel
 
     def execute(self) -> RunResult:
         self.store.update(self.run_id, status="running")
-        prepared: Prepared = self.step("prepare_workspace", self._do_prepare)
-        published = bool(self.store.get(self.run_id).head_sha)  # then the worktree was removed
-        if not self.worktree.is_dir() and not published:
-            raise WorkspaceLost(
-                f"the run's worktree {self.worktree} is gone on this machine; every worker "
-                "must see the repository at the same shared path"
-            )
+        prepared = self.prepare("prepare_workspace", self._do_prepare)
         self.say(f"branch {prepared.branch} from {prepared.base_branch} in {self.worktree}")
         return self.end(prepared, self.work(prepared))
 
     def _do_prepare(self) -> Prepared:
-        worktrees.repair_interrupted(self.git, self.worktree)
-        previous = self.store.previous_run_for_plan(str(self.repo), self.plan_rel, self.run_id)
+        key = self.repository.key
+        previous = self.store.previous_run_for_plan(key, self.plan_rel, self.run_id)
         own_branch = self.store.get(self.run_id).branch  # chosen before a crash cut this short
-        checkout = worktrees.check_out(
-            self.git,
-            self.worktree,
-            remote=self.settings.remote,
-            base_branch=self.plan.base_branch or self.settings.base_branch,
-            new_branch=f"{self.settings.branch_prefix}{self.plan.slug}",
-            existing_branch=own_branch or (previous.branch if previous else None),
-            reserve=lambda branch: self.store.update(self.run_id, branch=branch),
-        )
+        with self.local.synced() as git:
+            worktrees.repair_interrupted(git, self.worktree)
+            checkout = worktrees.check_out(
+                git,
+                self.worktree,
+                remote=self.remote,
+                base_branch=self.plan.base_branch or self.settings.base_branch,
+                new_branch=f"{self.settings.branch_prefix}{self.plan.slug}",
+                existing_branch=own_branch or (previous.branch if previous else None),
+                reserve=lambda branch: self.store.update(self.run_id, branch=branch),
+            )
         if checkout.reused:
             self.say(f"continuing branch {checkout.branch} (and its PR) from an earlier run")
         if _text_inside(self.worktree, self.plan_rel) != self.plan.text:
@@ -136,7 +129,7 @@ class PlanRun(DurableRun):
         if outcome.status != "completed":
             title = f"[{outcome.status}] {title}"
         report_text = read_inside(self.worktree, prepared.report_path)
-        pr = self.runtime.forge(self.settings, self.repo).open_or_update_pull_request(
+        pr = self.runtime.forge(self.settings, self.repository).open_or_update_pull_request(
             title=title,
             body=_pr_body(report_text, outcome.reason) + _closing_refs(self.plan.body),
             head=prepared.branch,

@@ -11,6 +11,11 @@ how it publishes and what it tells the forge at the end. Each side effect is a r
 step that checks the world before it acts, so a step that runs again after a crash does no
 harm; a run resumed after a crash replays recorded steps and goes on from the first one
 that is not.
+
+A run names its repository by the remote; its worktree comes from the process's own copy
+(`Runtime.local_repository`: the served checkout, or a mirror). Every step that may change
+the worktree keeps it in the run database before it is recorded (`checkpoint.py`), so a run
+taken over by a worker on another machine gets its worktree back exactly as it was.
 """
 
 from __future__ import annotations
@@ -20,7 +25,6 @@ import time
 from abc import ABC, abstractmethod
 from collections.abc import Callable
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any, TypeVar
 
 from dbos import DBOS
@@ -33,24 +37,24 @@ from devbot.plans.report import Status
 from devbot.runs.flows import worktree as worktrees
 from devbot.runs.flows.agent import kept_from_the_agent, make_verification, run_agent
 from devbot.runs.flows.change_guard import Refusal, check_change_set
+from devbot.runs.flows.checkpoint import WorkspaceKeeper, WorkspaceLost, restore, restoring
 from devbot.runs.flows.report import RunFacts, agent_figures, commit_report
 from devbot.runs.flows.verify import TestSummary, testing_notes, tests_failure
 from devbot.runs.requests import RunResult
 from devbot.runs.runtime import Runtime
 from devbot.sandbox.environment import ENVIRONMENTS_DIR, EnvironmentCache
 from devbot.templating import render
-from devbot.vcs.git import Commit, Git, GitError
+from devbot.vcs.git import Commit, GitError
+from devbot.vcs.repository import Repository
 
 T = TypeVar("T")
+WORKSPACE_STEPS = frozenset({"setup", "action", "verify", "commit_work", "commit_report"})
+"""Steps that may change the worktree: each keeps it (a checkpoint) before it is recorded."""
 
 
 def step(name: str, fn: Callable[[], T]) -> T:
     """One recorded step: DBOS runs `fn` once and a replay returns what it recorded."""
     return DBOS.run_step({"name": name}, fn)
-
-
-class WorkspaceLost(RuntimeError):
-    """The run's worktree is gone although recorded steps already changed it."""
 
 
 def failure_reason(exc: Exception) -> str:
@@ -142,29 +146,74 @@ class DurableRun(ABC):
         self,
         runtime: Runtime,
         run_id: str,
-        repo: Path,
+        repository: Repository,
         settings: Settings,
         started_at: float,
-        worktree: Path,
+        worktrees_dir: str,
     ) -> None:
-        self.runtime, self.run_id, self.repo = runtime, run_id, repo
+        """`worktrees_dir`: the folder of the process's state where the worktree goes."""
+        self.runtime, self.run_id, self.repository = runtime, run_id, repository
         self.settings, self.started_at = settings, started_at
         self.store = runtime.store
-        self.git = Git.repository(repo)
-        self.worktree = worktree
-        self.tree = self.git.worktree(worktree)
+        self.local = runtime.local_repository(repository, settings)
+        self.git, self.remote = self.local.git, self.local.remote
+        self.worktree = runtime.state_dir / worktrees_dir / run_id
+        self.tree = self.git.worktree(self.worktree)
+        self.keeper: WorkspaceKeeper | None = None
+        self.restored = False
+        """The worktree was rebuilt from its checkpoint in this process (a takeover)."""
 
     def say(self, line: str) -> None:
         self.runtime.progress.emit(self.run_id, line)
 
     def step(self, name: str, fn: Callable[[], T]) -> T:
-        """A recorded step; when the process is stopping, the run parks before it."""
+        """A recorded step; when the process is stopping, the run parks before it. A step
+        that may change the worktree keeps it before the step is recorded."""
         self.runtime.checkpoint(self.run_id)
+        keeper = self.keeper
+        if keeper is not None and name in WORKSPACE_STEPS:
+            return step(name, lambda: keeper.after(fn()))
         return step(name, fn)
+
+    def prepare(self, name: str, fn: Callable[[], Prepared]) -> Prepared:
+        """The kind's prepare step (`fn` makes the worktree); the worktree is kept at its
+        end, and put back from its last checkpoint when this machine lacks it."""
+
+        def prepare_and_keep() -> Prepared:
+            prepared = fn()
+            self._keeper(prepared).keep()
+            return prepared
+
+        prepared: Prepared = self.step(name, prepare_and_keep)
+        self.keeper = self._keeper(prepared)
+        self._ensure_workspace()
+        return prepared
+
+    def _keeper(self, prepared: Prepared) -> WorkspaceKeeper:
+        return WorkspaceKeeper(self.runtime.checkpoints, self.run_id, self.tree, prepared.start_sha)
+
+    def _ensure_workspace(self) -> None:
+        """A worktree this machine lacks (another worker began the run) is rebuilt from the
+        run's checkpoint; after the push there is none to rebuild, nor any need."""
+        if self.worktree.is_dir() and not restoring(self.worktree):
+            return
+        if self.store.get(self.run_id).head_sha:
+            return
+        checkpoint = self.runtime.checkpoints.get(self.run_id)
+        if checkpoint is None:
+            raise WorkspaceLost(
+                f"the run's worktree {self.worktree} is gone and no checkpoint of it was kept; "
+                "`devbot runs retry` starts the run anew"
+            )
+        restore(self.local, self.worktree, checkpoint)
+        self.restored = True
+        self.say(
+            f"worktree restored from its checkpoint at {checkpoint.head[:10]} in {self.worktree}"
+        )
 
     def run(self) -> RunResult:
         """`execute`, and whatever goes wrong in it still ends the run with its reason."""
-        with self.runtime.running():
+        with self.runtime.running(self.run_id):
             try:
                 return self.execute()
             except Exception as exc:  # the run record must never stay "running" after a crash
@@ -181,9 +230,10 @@ class DurableRun(ABC):
             self.settings,
             prepared.test_command,
             self.worktree,
-            EnvironmentCache(self.settings.state_dir(self.repo) / ENVIRONMENTS_DIR),
+            EnvironmentCache(self.runtime.state_dir / ENVIRONMENTS_DIR),
             self.step,
             self.say,
+            restored=self.restored,
         )
         result = run_agent(
             self.runtime,
@@ -215,7 +265,7 @@ class DurableRun(ABC):
 
     def end(self, prepared: Prepared, outcome: Outcome) -> RunResult:
         if outcome.result.exit_status == ExitStatus.MODEL_ERROR and outcome.result.steps == 0:
-            self.step("remove_worktree", lambda: worktrees.remove(self.git, self.worktree))
+            self.step("remove_worktree", self._do_remove_worktree)
             return self.conclude("failed", self._model_unusable(outcome), outcome)
         work: Commit = self.step("commit_work", lambda: self._do_commit_work(outcome))
         head: str = self.step(
@@ -235,8 +285,12 @@ class DurableRun(ABC):
         if not published.pushed:
             return self.conclude("failed", published.error, outcome)
         self.after_publish(prepared, outcome, work.sha or head, head)
-        self.step("remove_worktree", lambda: worktrees.remove(self.git, self.worktree))
+        self.step("remove_worktree", self._do_remove_worktree)
         return self.conclude(outcome.status, outcome.reason, outcome, head, published.pr_url)
+
+    def _do_remove_worktree(self) -> None:
+        with self.local.locked() as git:
+            worktrees.remove(git, self.worktree)
 
     def _model_unusable(self, outcome: Outcome) -> str:
         """Why a run whose model never answered ends with nothing to push, and what to fix."""
@@ -269,7 +323,8 @@ class DurableRun(ABC):
     def push(self, branch: str, sha: str) -> Published | None:
         """Push `sha` to `branch` (never forced); a Published failure when the remote refuses."""
         try:
-            worktrees.push(self.git, self.settings.remote, sha, branch)
+            with self.local.locked() as git:
+                worktrees.push(git, self.remote, sha, branch)
         except GitError as exc:
             return Published(
                 False,
@@ -277,7 +332,7 @@ class DurableRun(ABC):
                 f"{self.worktree}: {exc}",
             )
         self.store.update(self.run_id, head_sha=sha)  # a replay then knows it was published
-        self.say(f"pushed {sha[:10]} to {self.settings.remote}/{branch}")
+        self.say(f"pushed {sha[:10]} to {self.remote}/{branch}")
         return None
 
     def conclude(
@@ -296,6 +351,7 @@ class DurableRun(ABC):
         if head:
             values.update(head_sha=head, pr_url=pr_url)
         self.store.update(self.run_id, **values)
+        self.runtime.checkpoints.delete(self.run_id)
         self.say(f"{self.title} {status}: {reason}")
         return RunResult(status, reason, head, bool(head), pr_url)
 
@@ -305,6 +361,7 @@ class DurableRun(ABC):
             return self.conclude("failed", reason)
         except Exception as exc:  # the forge or the recorded steps may be what failed
             self.store.update(self.run_id, status="failed", message=reason, finished_at=time.time())
+            self.runtime.checkpoints.delete(self.run_id)
             self.say(f"{self.title} failed: {reason} (not told: {exc})")
             return RunResult("failed", reason)
 

@@ -136,19 +136,28 @@ class Verification:
         self.reviewed_last = False
 
     def run_setup(
-        self, recipe: Recipe | None = None, cache: EnvironmentCache | None = None
+        self,
+        recipe: Recipe | None = None,
+        cache: EnvironmentCache | None = None,
+        *,
+        restored: bool = False,
     ) -> None:
         """Before the agent: run `setup_command` once, or prepare the environment of
         `recipe` (from `cache`) and mount it into every later command; with network only
-        when `sandbox_network` allows it."""
+        when `sandbox_network` allows it. A worktree `restored` from its checkpoint lacks
+        what setup installed into it (ignored files are not kept): setup runs again there,
+        outside the record, when the recorded one ran elsewhere."""
         network = self.settings.sandbox_network in ("setup", "all")
         if not self.settings.setup_command:
             if recipe is not None and cache is not None:
                 self._prepare(recipe, cache, network)
             return
         command = self.settings.setup_command
+        ran_here = False
 
         def setup() -> SetupRun:
+            nonlocal ran_here
+            ran_here = True
             self.say(f"setup: {command}" + (" (network on)" if network else ""))
             result = self.sandbox.run(
                 command, self.worktree, self.settings.command_timeout_s, network=network
@@ -157,6 +166,11 @@ class Verification:
             return SetupRun(command, result.exit_code, result.timed_out, output, network)
 
         self.setup = self.record("setup", setup)
+        if restored and not ran_here:
+            self.say(f"setup again in the restored worktree: {command}")
+            self.sandbox.run(
+                command, self.worktree, self.settings.command_timeout_s, network=network
+            )
 
     def _prepare(self, recipe: Recipe, cache: EnvironmentCache, network: bool) -> None:
         def setup() -> PreparedEnvironment:
@@ -173,10 +187,12 @@ class Verification:
         prepared: PreparedEnvironment = self.record("setup", setup)
         self.environment = prepared
         mount = prepared.mount
-        if mount is not None and mount.source.is_dir():
+        if mount is not None and not mount.source.is_dir():
+            # prepared on another machine (a run taken over), or pruned since: build it here
+            self.say(f"environment {prepared.key} is not cached here; preparing it again")
+            mount = setup().mount
+        if mount is not None:
             self.sandbox = sandbox_for(self.settings, self.sandbox.name, mount)
-        elif mount is not None:
-            self.say(f"environment {prepared.key} is no longer cached; commands run without it")
 
     def review_finish(self) -> str | None:
         """Called when the agent finishes: None to accept, else why it must go on."""

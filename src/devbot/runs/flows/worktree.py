@@ -27,13 +27,13 @@ def _has_remote(git: Git, remote: str) -> bool:
     return remote in git.run("remote").split()
 
 
-def _release(git: Git, branch: str) -> None:
+def release(git: Git, branch: str) -> None:
     """Remove other worktrees that hold `branch` (left by a failed run; commits stay)."""
     path: str | None = None
     for line in git.run("worktree", "list", "--porcelain").splitlines():
         if line.startswith("worktree "):
             path = line.removeprefix("worktree ")
-        elif line == f"branch refs/heads/{branch}" and path and Path(path) != git.toplevel():
+        elif line == f"branch refs/heads/{branch}" and path and Path(path) != git.work_tree:
             git.remove_worktree(Path(path))
 
 
@@ -84,7 +84,7 @@ def check_out(
         reused = branch == existing_branch
     elif existing_branch and branch_exists(git, remote, existing_branch):
         branch, reused = existing_branch, True
-        _release(git, branch)
+        release(git, branch)
         _sync_local_branch(git, remote, branch)
         worktree.parent.mkdir(parents=True, exist_ok=True)
         git.attach_worktree(worktree, branch)

@@ -166,11 +166,11 @@ class RunStore:
             raise RunNotFound(f"no run with id {run_id!r}")
         return RunRecord(**dict(row._mapping))
 
-    def recent(self, repo: str | None = None, limit: int = 50) -> list[RunRecord]:
-        """The newest runs first, of one repository or of all."""
+    def recent(self, repos: tuple[str, ...] | None = None, limit: int = 50) -> list[RunRecord]:
+        """The newest runs first, of the repositories `repos` names (keys) or of all."""
         query = sa.select(runs_table).order_by(runs_table.c.created_at.desc()).limit(limit)
-        if repo is not None:
-            query = query.where(runs_table.c.repo == repo)
+        if repos is not None:
+            query = query.where(runs_table.c.repo.in_(repos))
         with self._tx() as conn:
             return [RunRecord(**dict(row._mapping)) for row in conn.execute(query)]
 
@@ -262,12 +262,29 @@ def _with_driver(url: str) -> str:
 
 
 def create_tables(metadata: sa.MetaData, engine: sa.Engine) -> None:
-    """Create missing tables; several workers starting at once may race to create them."""
+    """Create missing tables, and add the columns a newer devbot added to a table an older
+    one created (each with its server default); several workers starting at once may race."""
     for attempt in range(5):
         try:
             metadata.create_all(engine)
+            _add_missing_columns(metadata, engine)
             return
-        except (sa.exc.ProgrammingError, sa.exc.IntegrityError):
+        except (sa.exc.ProgrammingError, sa.exc.IntegrityError, sa.exc.OperationalError):
             if attempt == 4:
                 raise
             time.sleep(0.1 * (attempt + 1))
+
+
+def _add_missing_columns(metadata: sa.MetaData, engine: sa.Engine) -> None:
+    inspector = sa.inspect(engine)
+    for table in metadata.sorted_tables:
+        present = {column["name"] for column in inspector.get_columns(table.name)}
+        for column in table.columns:
+            if column.name in present:
+                continue
+            kind = column.type.compile(dialect=engine.dialect)
+            default = column.server_default
+            text = f" DEFAULT '{default.arg}'" if isinstance(default, sa.DefaultClause) else ""
+            statement = f'ALTER TABLE "{table.name}" ADD COLUMN "{column.name}" {kind}{text}'
+            with engine.begin() as conn:
+                conn.execute(sa.text(statement))

@@ -17,11 +17,12 @@ from collections.abc import Callable
 from typing import Any
 
 from fastapi import FastAPI, Request
-from fastapi.responses import JSONResponse
+from fastapi.responses import JSONResponse, PlainTextResponse
 from starlette.concurrency import run_in_threadpool
 from starlette.requests import ClientDisconnect
 
 from devbot.config import Settings
+from devbot.runs.engine.metrics import CONTENT_TYPE, WebhookCounts
 from devbot.runs.state.inbox import Inbox, Item
 from devbot.triggers.webhook.body import Refused, check_declared, read_body
 from devbot.triggers.webhook.events import Malformed, classify
@@ -76,8 +77,12 @@ def create_app(
     on_accepted: Callable[[], None],
     identity: str,
     limits: Limits | None = None,
+    counts: WebhookCounts | None = None,
+    metrics: Callable[[], str] | None = None,
 ) -> FastAPI:
-    """`identity`: devbot's own login on the forge, which tells its PRs and comments apart."""
+    """`identity`: devbot's own login on the forge, which tells its PRs and comments apart.
+    `counts` keeps each answer's outcome; `metrics` (the exposition) is served at
+    `GET /metrics`, answered from a cache so a flood of scrapes stays cheap."""
     if not secret:
         raise ValueError("a webhook secret is required")
     limits = limits or Limits()
@@ -86,11 +91,15 @@ def create_app(
     app = FastAPI(title="devbot webhooks", docs_url=None, redoc_url=None, openapi_url=None)
 
     def answer(code: int, status: str, **extra: Any) -> JSONResponse:
+        if counts is not None:
+            counts.count(status)
         return JSONResponse({"status": status, **extra}, status_code=code)
 
     def refuse(code: int, status: str) -> JSONResponse:
         """An answer sent before the body was read to its end: the connection is closed
         rather than read on (and a busy server says when to come back)."""
+        if counts is not None:
+            counts.count(status)
         headers = {"Connection": "close"}
         if code == 503:
             headers["Retry-After"] = str(limits.retry_after_s)
@@ -113,7 +122,14 @@ def create_app(
 
     @app.get("/healthz")
     async def healthz() -> JSONResponse:
-        return answer(200, "ok")
+        return JSONResponse({"status": "ok"})
+
+    @app.get("/metrics")
+    async def exposition() -> PlainTextResponse:
+        if metrics is None:
+            return PlainTextResponse("no metrics here\n", status_code=404)
+        text = await run_in_threadpool(metrics)
+        return PlainTextResponse(text, media_type=CONTENT_TYPE)
 
     @app.post("/webhook")
     async def webhook(request: Request) -> JSONResponse:

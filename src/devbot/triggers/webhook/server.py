@@ -21,6 +21,7 @@ import uvicorn
 
 from devbot.config import ConfigError, Settings
 from devbot.runs.engine.engine import Engine, running
+from devbot.runs.engine.metrics import WebhookCounts
 from devbot.runs.runtime import ForgeUnavailable, Runtime
 from devbot.triggers.interrupt import stop_on_interrupt
 from devbot.triggers.webhook.app import create_app
@@ -32,6 +33,7 @@ from devbot.triggers.webhook.connections import (
 )
 from devbot.triggers.webhook.limits import Limits
 from devbot.triggers.webhook.log_limit import RateLimitFilter, limit_logging
+from devbot.vcs.repository import Repository
 
 SECRET_ENV = "DEVBOT_WEBHOOK_SECRET"
 log = logging.getLogger("devbot.webhook")
@@ -106,6 +108,8 @@ class WebhookServer:
         )
         self.guard = ConnectionGuard(self.limits)
         self.inbox = runtime.inbox
+        self.webhooks = WebhookCounts()
+        metrics = engine.metrics(self.webhooks) if engine is not None else None
         passed = dict(flags or {})
         self.dispatcher = Dispatcher(
             lambda: engine.dispatch_deliveries(passed) if engine is not None else 0
@@ -119,6 +123,8 @@ class WebhookServer:
             on_accepted=wake,
             identity=identity,
             limits=self.limits,
+            counts=self.webhooks,
+            metrics=metrics.text if metrics is not None else None,
         )
         self.socket = socket.create_server((host, port), reuse_port=False)
         self.socket.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)  # inherited on accept
@@ -195,10 +201,21 @@ def forge_identity(runtime: Runtime) -> str:
 
 
 def serve(
-    repo: Path, settings: Settings, flags: dict[str, Any], host: str, port: int, say: Any
+    repo: Path | None,
+    repository: Repository | None,
+    settings: Settings,
+    flags: dict[str, Any],
+    host: str,
+    port: int,
+    say: Any,
 ) -> int:
+    """Serve webhooks for the checkout `repo`, or for `repository` by URL. With external
+    workers (`workers = "external"`) this process only dispatches: runs go to the queues."""
     secret = webhook_secret()
-    with running(settings, repo, serve_queue=True, serve_feedback=True) as engine:
+    local = settings.workers == "local"
+    with running(
+        settings, repo, repository=repository, serve_queue=local, serve_feedback=True
+    ) as engine:
         identity = forge_identity(engine.runtime)
         server = WebhookServer(
             engine.runtime,
@@ -209,7 +226,12 @@ def serve(
             host=host,
             port=port,
         )
-        say(f"devbot serve: POST {server.url}/webhook, GET {server.url}/healthz (repo {repo})")
+        where = repo or engine.runtime.served.url
+        runs = "runs here" if local else "runs go to the workers"
+        say(
+            f"devbot serve: POST {server.url}/webhook, GET {server.url}/healthz and /metrics "
+            f"(repo {where}; {runs})"
+        )
         stop_on_interrupt(engine.runtime, say)  # uvicorn passes the signal on when it stops
         server.serve_forever()
     return 0
