@@ -17,8 +17,9 @@ from typing import Any
 
 from dbos import DBOSClient
 
-from tests.fixtures.devbot_process import StepReader, output_of
+from tests.fixtures.devbot_process import StepReader, free_port, output_of
 from tests.fixtures.fleet import REPO, Fleet, Replies
+from tests.fixtures.fleet import metric_samples as samples
 from tests.fixtures.github_double import DEFAULT_LOGIN
 from tests.fixtures.repo import undated
 
@@ -93,8 +94,9 @@ def test_a_fleet_does_each_run_once_and_a_killed_workers_run_ends_elsewhere_the_
         DEVBOT_FEEDBACK_DEBOUNCE_S="0.5",
     )
     f.serve()
-    for worker in ("w1", "w2", "w3"):
-        f.worker(worker)
+    ports = {worker: free_port() for worker in ("w1", "w2", "w3")}
+    for worker, port in ports.items():
+        f.worker(worker, DEVBOT_METRICS_PORT=str(port))
     reader = StepReader(f.url)
     try:
         f.issue(VICTIM, TITLE, _body(VICTIM))
@@ -104,8 +106,10 @@ def test_a_fleet_does_each_run_once_and_a_killed_workers_run_ends_elsewhere_the_
         victim, killed = _kill_mid_run(f, replies, reader)
         f.wait_for(
             "30 plan runs",
-            lambda: len(f.runs("plan")) == PLANS
-            and all(r.finished_at is not None for r in f.runs("plan")),
+            lambda: (
+                len(f.runs("plan")) == PLANS
+                and all(r.finished_at is not None for r in f.runs("plan"))
+            ),
         )
         plans = f.runs("plan")
         assert [r.message for r in plans if r.status != "completed"] == []
@@ -129,8 +133,10 @@ def test_a_fleet_does_each_run_once_and_a_killed_workers_run_ends_elsewhere_the_
             f.review(number, "Please also add feedback.txt.")
         f.wait_for(
             "10 feedback runs",
-            lambda: len(f.runs("feedback")) == FEEDBACK
-            and all(r.finished_at is not None for r in f.runs("feedback")),
+            lambda: (
+                len(f.runs("feedback")) == FEEDBACK
+                and all(r.finished_at is not None for r in f.runs("feedback"))
+            ),
         )
         feedback = f.runs("feedback")
         assert [r.message for r in feedback if r.status != "completed"] == []
@@ -146,5 +152,33 @@ def test_a_fleet_does_each_run_once_and_a_killed_workers_run_ends_elsewhere_the_
         for worker in ("w1", "w2", "w3"):
             if worker != killed:
                 assert f.workers[worker].poll() is None, output_of(f.workers[worker])
+        _operate(f, killed, ports)
     finally:
         reader.close()
+
+
+def _operate(f: Fleet, killed: str, ports: dict[str, int]) -> None:
+    """What an operator sees: `devbot workers` and `/metrics` of serve and of a worker."""
+    home, own = f.home("operator")
+    code, listing = f.procs.run("workers", cwd=home, env=own)
+    assert code == 0, listing
+    rows = {line.split()[0]: line.split() for line in listing.splitlines()[1:]}
+    assert {"w1", "w2", "w3"} <= set(rows), listing
+    assert rows[killed][1] == "dead" and all(
+        rows[w][1] == "alive" for w in ("w1", "w2", "w3") if w != killed
+    ), listing
+    survivor = next(w for w in ("w1", "w2", "w3") if w != killed)
+    for url in (f"{f.serve_url}/metrics", f"http://127.0.0.1:{ports[survivor]}/metrics"):
+        found = samples(f.metrics(url))
+        assert found[("devbot_runs", (("kind", "plan"), ("status", "completed")))] == PLANS
+        assert found[("devbot_runs", (("kind", "feedback"), ("status", "completed")))] == FEEDBACK
+        assert found[("devbot_workers", (("state", "dead"),))] == 1
+        assert found[("devbot_run_duration_seconds_count", (("kind", "plan"),))] == PLANS
+        assert found[("devbot_queue_depth", (("queue", "devbot-runs"),))] == 0
+    answered = samples(f.metrics(f"{f.serve_url}/metrics"))
+    accepted = sum(
+        value
+        for (name, labels), value in answered.items()
+        if name == "devbot_webhook_deliveries_total" and ("outcome", "accepted") in labels
+    )
+    assert accepted == PLANS + FEEDBACK

@@ -80,9 +80,7 @@ def test_two_runs_of_one_repository_at_once_on_one_worker_forty_times(
         DEVBOT_QUEUE_POLL_S="0.1",
     )
     worker = f.worker("solo")
-    settings = load_settings(
-        None, {"state_dir": str(tmp_path / "submitter")}, environ={**f.common}
-    )
+    settings = load_settings(None, {"state_dir": str(tmp_path / "submitter")}, environ={**f.common})
     repository = Repository(f.remote)
     runtime = Runtime.open(settings, repository=repository)
     engine = Engine.launch(runtime)
