@@ -9,6 +9,7 @@ counted). Boundaries are found by polling DBOS's step records from outside the p
 from __future__ import annotations
 
 import os
+import shutil
 import signal
 import subprocess
 from collections.abc import Iterator
@@ -184,10 +185,14 @@ def test_baseline_steps(baseline: Outcome) -> None:
     assert "status: completed" in baseline.report
 
 
-def _crash_and_resume(harness: Harness, kill_after: int, mid_step: bool) -> tuple[Outcome, int]:
+def _crash_and_resume(
+    harness: Harness, kill_after: int, mid_step: bool, lose_worktree: bool = False
+) -> tuple[Outcome, int]:
     """Kill `devbot run` once `kill_after` steps are recorded (and, when `mid_step`, once the
     next model request is in flight), resume with `devbot runs resume`; the outcome and the
-    model calls paid."""
+    model calls paid. `lose_worktree`: before the resume, the worktree and the run's local
+    branch go, as on a machine that never had them (the resume rebuilds them from the run's
+    checkpoint)."""
     repo = harness.repo()
     before = len(harness.server.requests)
     process = harness.start_run(repo)
@@ -202,6 +207,10 @@ def _crash_and_resume(harness: Harness, kill_after: int, mid_step: bool) -> tupl
         harness.procs.kill(process)
         recorded = reader.steps(run_id)
         assert recorded != STEPS, "the run finished before it could be killed"
+        if lose_worktree:
+            shutil.rmtree(repo.work / ".devbot" / "worktrees" / run_id)
+            repo.git("worktree", "prune")
+            repo.git("branch", "-D", BRANCH)
         code, output = harness.procs.run("runs", "resume", run_id, cwd=repo.work)
         assert code == 0, output
         assert "resumes from its last step" in output, output
@@ -233,6 +242,19 @@ def test_killed_at_a_step_boundary_resumes_to_the_same_result(
     outcome, paid = _crash_and_resume(harness, kill_after, mid_step=False)
     _assert_same(outcome, baseline)
     assert paid - len(REPLIES) <= 1  # at most the model call cut short is paid again
+
+
+# after the prepare step, after each step that changed the worktree, and mid model turn
+LOST_AT = [1, 6, 10, 11, 15, 17, 18]
+
+
+@pytest.mark.parametrize("kill_after", LOST_AT, ids=lambda n: f"after-{STEPS[n - 1]}-{n}")
+def test_a_run_whose_worktree_is_lost_comes_back_from_its_checkpoint_the_same(
+    harness: Harness, baseline: Outcome, kill_after: int
+) -> None:
+    outcome, paid = _crash_and_resume(harness, kill_after, mid_step=False, lose_worktree=True)
+    _assert_same(outcome, baseline)
+    assert paid - len(REPLIES) <= 1
 
 
 @pytest.mark.parametrize("model_step", [i for i, name in enumerate(STEPS) if name == "model"])
