@@ -27,6 +27,7 @@ from typing import Any
 
 import pytest
 
+from devbot.runs.runtime import checkout_repository
 from devbot.runs.state.feedback import FeedbackState
 from devbot.runs.state.inbox import Inbox
 from devbot.runs.state.store import RunStore
@@ -243,7 +244,8 @@ class Harness:
         store = RunStore(url)
         try:
             record = store.get(feedback_id)
-            runs = FeedbackState(store.engine).runs_for(str(work), case.number)
+            scope = checkout_repository(work, "origin").key  # runs are keyed by their remote
+            runs = FeedbackState(store.engine).runs_for(scope, case.number)
             delivery = Inbox(store.engine).get(case.delivery)
         finally:
             store.close()
