@@ -187,7 +187,11 @@ def throughput(root: Path, workers: int) -> dict[str, float]:
         elapsed = time.monotonic() - started
     finally:
         fleet.stop()
-    return {"runs": RUNS, "seconds": round(elapsed, 2), "runs_per_minute": round(RUNS * 60 / elapsed, 1)}
+    return {
+        "runs": RUNS,
+        "seconds": round(elapsed, 2),
+        "runs_per_minute": round(RUNS * 60 / elapsed, 1),
+    }
 
 
 def steps(url: str, run_id: str) -> list[dict[str, Any]]:
@@ -267,7 +271,8 @@ def write_results(figures: dict[str, Any]) -> None:
         f"PostgreSQL; each model turn {TURN_S:g} s (scripted), 3 turns per run; every worker",
         "has its own HOME, state folder and mirrors; remotes over `file://`.",
         "",
-        "| workers (1 run at a time each) | runs | seconds | runs/minute | shared path (durability.md) |",
+        "| workers (1 run at a time each) | runs | seconds | runs/minute "
+        "| shared path (durability.md) |",
         "| --- | --- | --- | --- | --- |",
     ]
     for workers, row in figures["throughput_one_run_at_a_time_per_worker"].items():

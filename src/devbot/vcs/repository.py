@@ -24,6 +24,7 @@ from urllib.parse import urlsplit, urlunsplit
 _SCP_LIKE = re.compile(r"^(?:[^@/]+@)?(?P<host>[^:/]+):(?P<path>[^/].*)$")
 _NETWORK_SCHEMES = ("https", "http", "ssh", "git", "git+ssh", "ssh+git")
 _SLUG = re.compile(r"[^A-Za-z0-9._-]+")
+_HELPER = re.compile(r"^[A-Za-z][A-Za-z0-9+.-]*::")
 
 
 class RepositoryError(ValueError):
@@ -61,6 +62,8 @@ def clean_url(url: str, base: Path | None = None) -> str:
     url = url.strip()
     if not url:
         raise RepositoryError("an empty remote URL")
+    if _HELPER.match(url):
+        raise RepositoryError(f"{url!r}: a remote helper (`<transport>::`) is not fetched")
     if "://" in url:
         parts = urlsplit(url)
         if parts.scheme == "file":
