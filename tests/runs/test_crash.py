@@ -11,6 +11,7 @@ from __future__ import annotations
 import os
 import shutil
 import signal
+import sqlite3
 import subprocess
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -255,6 +256,48 @@ def test_a_run_whose_worktree_is_lost_comes_back_from_its_checkpoint_the_same(
     outcome, paid = _crash_and_resume(harness, kill_after, mid_step=False, lose_worktree=True)
     _assert_same(outcome, baseline)
     assert paid - len(REPLIES) <= 1
+
+
+def _recorded_head(repo: OriginRepo, run_id: str) -> str:
+    """The sha the run record says was pushed ("" before the push)."""
+    store = RunStore(f"sqlite:///{repo.work / '.devbot' / 'runs.sqlite'}")
+    try:
+        return store.get(run_id).head_sha
+    finally:
+        store.close()
+
+
+def test_a_run_killed_between_its_push_and_its_pr_on_a_machine_without_its_worktree(
+    harness: Harness, baseline: Outcome
+) -> None:
+    """The publish step pushed (the run record names the sha) but never opened the PR nor
+    was recorded: the resume has no worktree here, rebuilds it from the checkpoint, and the
+    step, run again, finds the push done and opens the one PR."""
+    repo = harness.repo()
+    forge_db = repo.work / ".devbot" / "local_forge.sqlite"
+    forge_db.parent.mkdir(parents=True)
+    holder = sqlite3.connect(forge_db, isolation_level=None)
+    holder.execute("BEGIN IMMEDIATE")  # the PR's transaction waits behind this one
+    process = harness.start_run(repo)
+    reader = StepReader(dbos_url(repo.work))
+    try:
+        reader.wait_for(lambda: len(reader.workflow_ids()) == 1)
+        (run_id,) = reader.workflow_ids()
+        reader.wait_for(lambda: _recorded_head(repo, run_id) != "", timeout=120)
+        harness.procs.kill(process)
+        holder.execute("ROLLBACK")
+        assert "push_and_open_pr" not in reader.steps(run_id)
+        shutil.rmtree(repo.work / ".devbot" / "worktrees" / run_id)
+        repo.git("worktree", "prune")
+        repo.git("branch", "-D", BRANCH)
+        code, output = harness.procs.run("runs", "resume", run_id, cwd=repo.work)
+        assert code == 0, output
+        assert "worktree restored from its checkpoint" in output, output
+        outcome = harness.outcome(repo, reader, run_id)
+    finally:
+        holder.close()
+        reader.close()
+    _assert_same(outcome, baseline)
 
 
 @pytest.mark.parametrize("model_step", [i for i, name in enumerate(STEPS) if name == "model"])

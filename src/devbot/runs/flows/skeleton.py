@@ -208,13 +208,14 @@ class DurableRun(ABC):
 
     def _ensure_workspace(self) -> None:
         """A worktree this machine lacks (another worker began the run) is rebuilt from the
-        run's checkpoint; after the push there is none to rebuild, nor any need."""
+        run's checkpoint, also after the push (publishing may not be recorded yet); once the
+        run has ended there is none to rebuild, nor any need."""
         if self.worktree.is_dir() and not restoring(self.worktree):
-            return
-        if self.store.get(self.run_id).head_sha:
             return
         checkpoint = self.runtime.checkpoints.get(self.run_id)
         if checkpoint is None:
+            if self.store.get(self.run_id).head_sha:
+                return  # the run ended (its checkpoint goes last): a replay needs no worktree
             raise WorkspaceLost(
                 f"the run's worktree {self.worktree} is gone and no checkpoint of it was kept; "
                 "`devbot runs retry` starts the run anew"
