@@ -189,6 +189,12 @@ class Workspace:
         outcome = apply_edits(original.text, edits, deadline)
         if outcome.applied and outcome.new_text != original.text:
             self._write(real, shown, outcome.new_text, original.encoding, original.mode)
+        if not outcome.failures and outcome.already:
+            already = _numbers(outcome.already)
+            return ToolResult(
+                True,
+                _say("edit_already_applied.txt", path=shown, count=len(edits), already=already),
+            )
         if not outcome.failures:
             return ToolResult(True, _say("edit_all_applied.txt", path=shown, count=len(edits)))
         details = "\n\n".join(_describe_failure(failure, shown) for failure in outcome.failures)

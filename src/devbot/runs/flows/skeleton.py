@@ -211,6 +211,7 @@ class DurableRun(ABC):
             self.settings,
             prepared.test_command,
             self.worktree,
+            self.tree,
             EnvironmentCache(self.settings.state_dir(self.repo) / ENVIRONMENTS_DIR),
             self.step,
             self.say,

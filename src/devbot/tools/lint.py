@@ -1,0 +1,77 @@
+"""Problems that stop Python code from running, found without running it.
+
+Syntax errors (Python's own parser) and the pyflakes findings that are errors at run time,
+not style: undefined names, a local used before assignment, `return`/`yield` outside a
+function, `break`/`continue` outside a loop, duplicate arguments. Only problems a change
+brings count: those of the file before the change are subtracted, so a repository's own
+quirks are never blamed on the agent. The code is parsed, never run; files over
+`MAX_BYTES` and trees too deep to walk are left unchecked.
+"""
+
+from __future__ import annotations
+
+import ast
+from collections import Counter
+from dataclasses import dataclass
+
+from pyflakes import checker, messages
+
+MAX_BYTES = 300_000
+_FATAL = (
+    messages.UndefinedName,
+    messages.UndefinedLocal,
+    messages.UndefinedExport,
+    messages.DuplicateArgument,
+    messages.ReturnOutsideFunction,
+    messages.YieldOutsideFunction,
+    messages.ContinueOutsideLoop,
+    messages.BreakOutsideLoop,
+    messages.TwoStarredExpressions,
+    messages.TooManyExpressionsInStarredAssignment,
+    messages.FutureFeatureNotDefined,
+)
+PYTHON_SUFFIXES = (".py", ".pyi")
+
+
+@dataclass(frozen=True)
+class Problem:
+    path: str
+    line: int
+    message: str
+
+    def __str__(self) -> str:
+        return f"{self.path}:{self.line}: {self.message}"
+
+
+def python_problems(path: str, source: str) -> list[Problem]:
+    """The fatal problems of one Python file's text."""
+    if len(source) > MAX_BYTES:
+        return []
+    try:
+        tree = ast.parse(source, filename=path)
+    except SyntaxError as error:
+        return [Problem(path, error.lineno or 1, f"syntax error: {error.msg}")]
+    except (ValueError, RecursionError, MemoryError):
+        return []
+    try:
+        found = checker.Checker(tree, filename=path).messages
+    except RecursionError:
+        return []
+    return [
+        Problem(path, message.lineno, message.message % message.message_args)
+        for message in sorted(found, key=lambda m: m.lineno)
+        if isinstance(message, _FATAL)
+    ]
+
+
+def new_problems(path: str, before: str | None, after: str) -> list[Problem]:
+    """The problems of `after` that `before` (None: a new file) did not have, matched by
+    message (lines move when code is added above)."""
+    had = Counter(p.message for p in python_problems(path, before)) if before else Counter()
+    fresh: list[Problem] = []
+    for problem in python_problems(path, after):
+        if had[problem.message] > 0:
+            had[problem.message] -= 1
+        else:
+            fresh.append(problem)
+    return fresh
