@@ -63,9 +63,10 @@ def test_login_cookie_is_bound_to_its_session_and_expires() -> None:
 
 def test_bearer_token_and_csrf_tokens() -> None:
     access = Access.build(TOKEN, "0.0.0.0")
-    assert access.bearer_ok(request(headers={"authorization": f"Bearer {TOKEN}"}))
-    assert not access.bearer_ok(request(headers={"authorization": f"Basic {TOKEN}"}))
-    assert not access.bearer_ok(request(headers={"authorization": "Bearer"}))
+    assert access.bearer_ok(request(headers={"authorization": f"Bearer {TOKEN}"}), now=0.0)
+    assert not access.bearer_ok(request(headers={"authorization": f"Basic {TOKEN}"}), now=0.0)
+    assert not access.bearer_ok(request(headers={"authorization": "Bearer"}), now=0.0)
+    assert not access.bearer_ok(request(), now=0.0)
     assert access.csrf_ok("s" * 20, access.csrf_token("s" * 20))
     assert not access.csrf_ok("t" * 20, access.csrf_token("s" * 20))
     assert not access.csrf_ok("s" * 20, "")
@@ -84,6 +85,15 @@ def test_token_comes_from_the_environment_and_must_be_long() -> None:
     assert dashboard_token({"DEVBOT_DASHBOARD_TOKEN": f"  {TOKEN} "}) == TOKEN
     with pytest.raises(ConfigError, match="at least 16"):
         dashboard_token({"DEVBOT_DASHBOARD_TOKEN": "short"})
+
+
+def test_wrong_bearer_tokens_count_as_failed_logins() -> None:
+    access = Access.build(TOKEN, "0.0.0.0")
+    for n in range(10):
+        assert not access.bearer_ok(request(headers={"authorization": f"Bearer x{n}"}), now=1.0)
+    right = request(headers={"authorization": f"Bearer {TOKEN}"})
+    assert not access.bearer_ok(right, now=2.0)  # blocked: not even the right one is tried
+    assert access.bearer_ok(right, now=62.0)
 
 
 def test_failed_logins_wait_after_too_many_in_a_minute() -> None:

@@ -131,9 +131,17 @@ class Access:
             return sid, False
         return secrets.token_urlsafe(24), True
 
-    def bearer_ok(self, request: Request) -> bool:
-        scheme, _, given = request.headers.get("authorization", "").partition(" ")
-        return scheme.lower() == "bearer" and self.token_ok(given.strip())
+    def bearer_ok(self, request: Request, now: float) -> bool:
+        """Whether the request carries `Authorization: Bearer TOKEN`; a wrong one counts as
+        a failed login, and while failed logins are blocked none is accepted."""
+        header = request.headers.get("authorization")
+        if not header or self.failures.blocked(now):
+            return False
+        scheme, _, given = header.partition(" ")
+        if scheme.lower() == "bearer" and self.token_ok(given.strip()):
+            return True
+        self.failures.add(now)
+        return False
 
     def token_ok(self, given: str) -> bool:
         return self.token is not None and hmac.compare_digest(
@@ -141,8 +149,7 @@ class Access:
         )
 
     def logged_in(self, request: Request, sid: str, now: float) -> bool:
-        if self.bearer_ok(request):
-            return True
+        """Whether the request carries a login cookie of this session, still valid."""
         expiry, _, mac = request.cookies.get(AUTH_COOKIE, "").partition(".")
         if self.token is None or not expiry.isdigit() or int(expiry) < now:
             return False
@@ -158,9 +165,12 @@ class Access:
     def csrf_ok(self, sid: str, given: str) -> bool:
         return hmac.compare_digest(given.encode("utf-8", "replace"), self.csrf_token(sid).encode())
 
-    def allowed(self, request: Request, sid: str) -> bool:
-        """Whether this request may see pages and act (CSRF aside)."""
-        return not self.login_needed(request) or self.logged_in(request, sid, time.time())
+    def allowed(self, request: Request, sid: str, bearer: bool) -> bool:
+        """Whether this request may see pages and act (CSRF aside); `bearer`: it carried the
+        token (`bearer_ok`)."""
+        if bearer or not self.login_needed(request):
+            return True
+        return self.logged_in(request, sid, time.time())
 
     def _mac(self, purpose: str, *parts: str) -> str:
         message = "|".join((purpose, *parts)).encode()

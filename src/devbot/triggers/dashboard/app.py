@@ -95,13 +95,8 @@ def create_dashboard(
     def visit(request: Request) -> Visit:
         seen = _seen(request)
         sid, new = access.session_of(seen)
-        return Visit(
-            sid,
-            new,
-            access.allowed(seen, sid),
-            access.bearer_ok(seen),
-            access.login_needed(seen),
-        )
+        bearer = access.bearer_ok(seen, time.time())
+        return Visit(sid, new, access.allowed(seen, sid, bearer), bearer, access.login_needed(seen))
 
     def finish(response: Response, seen: Visit, request: Request) -> Response:
         response.headers.update(SECURITY_HEADERS)
