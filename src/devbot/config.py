@@ -54,6 +54,12 @@ class Settings:
     max_usd: float = 2.0
     max_wall_s: float = 1800.0
     max_format_errors: int = 3
+    context_tokens: int = 2000
+    instruction_files: tuple[str, ...] = (
+        "AGENTS.md",
+        "CLAUDE.md",
+        ".github/copilot-instructions.md",
+    )
     command_timeout_s: float = 300.0
     max_plan_bytes: int = 100_000
     model_timeout_s: float = 120.0

@@ -10,6 +10,7 @@ import yaml
 from devbot.runs.runtime import default_forge
 from devbot.vcs.forge import LocalForge
 from tests.fixtures.engine import PlanRunner
+from tests.fixtures.model_servers import OpenAIServer
 
 HELLO = (
     "@@WRITE hello.txt\nworld\n@@END\n"
@@ -283,3 +284,35 @@ def test_a_replay_after_the_worktree_was_removed_finishes_without_redoing_anythi
     assert replay.head_sha == record.head_sha
     assert plan_runner.repo.remote_sha("devbot/task") == record.head_sha
     assert len(_prs(plan_runner)) == 1
+
+
+def test_the_first_request_carries_the_repository_context_and_the_report_says_so(
+    plan_runner: PlanRunner, openai_server: OpenAIServer, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Through the real OpenAI SDK: the instruction file, the file the plan names (whole)
+    and the map of the others reach the model in the first message."""
+    repo = plan_runner.repo
+    repo.commit(
+        {
+            "AGENTS.md": "Always add type hints.\n",
+            "pkg/helpers.py": "def shout(text: str) -> str:\n    return text.upper()\n",
+        },
+        "instructions and helpers",
+    )
+    monkeypatch.setenv("OPENAI_API_KEY", "sk-test")
+    openai_server.queue_reply(text=HELLO)
+    record = plan_runner.run(
+        [],
+        body="Add `add3` to utils.py.",
+        model="openai/gpt-4o-mini",
+        api_base=openai_server.url,
+    )
+    assert record.status == "completed", record.message
+    (first,) = [m["content"] for m in openai_server.bodies[0]["messages"] if m["role"] == "user"]
+    assert "Always add type hints." in first
+    assert "utils.py (" in first and "def add(a: int, b: int) -> int:\n    return a + b" in first
+    assert "pkg/helpers.py\n  def shout(text: str) -> str:" in first
+    assert "ai-plans/" not in first.split("Context:")[1]  # the plan is the task, not context
+    _, body = _report(plan_runner, "devbot/task", record.report_path)
+    assert "Repository context given to the agent: ~" in body
+    assert "instructions AGENTS.md; whole utils.py" in body

@@ -8,11 +8,12 @@ and usage on the run record.
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Collection, Mapping
 from pathlib import Path
 from typing import Any
 
 from devbot.agent import Agent, AgentResult, Task
+from devbot.agent.context import ContextRequest, RepositoryContext, SymbolCache, build_context
 from devbot.agent.limits import Limits
 from devbot.agent.protocols import get_protocol, protocol_for
 from devbot.config import Settings
@@ -31,6 +32,9 @@ from devbot.templating import render
 from devbot.tools.files import Workspace
 from devbot.vcs.git import Git
 
+CONTEXT_CACHE_DIR = "context-cache"
+"""Under the state directory: the repository map's symbols, per commit."""
+
 
 def workspace_for(tree: Git, read_only: Mapping[str, str] | None = None) -> Workspace:
     """The agent's file tools over the worktree `tree` works on, listing what git shows."""
@@ -47,13 +51,27 @@ def kept_from_the_agent(plan_path: str, report_path: str) -> dict[str, str]:
     }
 
 
-def file_listing(tree: Git, shown_max: int = 40) -> str:
-    """The task context of a run: the first files of the repository."""
-    listing = workspace_for(tree).list_files(".").output.splitlines()
-    shown = [line for line in listing if line.strip()][:shown_max]
-    more = len(listing) - len(shown)
-    suffix = f"\n(+{more} more)" if more > 0 else ""
-    return "Files in the repository:\n" + "\n".join(shown) + suffix
+def repository_context(
+    tree: Git,
+    settings: Settings,
+    task_text: str,
+    tests: tuple[str, str] | None,
+    own_documents: Collection[str],
+    cache_dir: Path,
+) -> RepositoryContext:
+    """What the agent is told about the repository at the worktree's HEAD (the run's plan
+    and report left out: the task already says them), within `context_tokens`."""
+    files = tuple(path for path in tree.listed_files() if path not in own_documents)
+    request = ContextRequest(
+        root=tree.toplevel(),
+        commit=tree.head_sha(),
+        files=files,
+        task_text=task_text,
+        tests=tests,
+        instruction_names=settings.instruction_files,
+        budget_tokens=settings.context_tokens,
+    )
+    return build_context(request, SymbolCache(cache_dir))
 
 
 _VERBS = {

@@ -22,7 +22,6 @@ from devbot.config import Settings
 from devbot.plans.plan import Plan
 from devbot.plans.report import parse_report
 from devbot.redact import redact
-from devbot.runs.flows.agent import file_listing
 from devbot.runs.flows.base_config import settings_from_branch
 from devbot.runs.flows.branch_docs import find_report, read_plan
 from devbot.runs.flows.comments import Collected, collect_comments, describe_comment
@@ -164,6 +163,8 @@ class FeedbackRun(DurableRun):
         # `remove_worktree` replays it from the record instead of reading files now gone
         body = self._task_body(pr, plan, plan_rel, report_rel)
         title = f"Address review feedback on pull request #{self.number}"
+        test_command = plan.test_command if plan else None
+        context = self.context_for(f"{title}\n{body}", test_command, (plan_rel, report_rel))
         return Prepared(
             branch=pr.head,
             base_branch=pr.base,
@@ -172,8 +173,9 @@ class FeedbackRun(DurableRun):
             report_path=report_rel,
             plan_path=plan_rel,
             date=dt.date.today().isoformat(),
-            task=Task(title=title, body=body, context=file_listing(self.tree)),
-            test_command=plan.test_command if plan else None,
+            task=Task(title=title, body=body, context=context.text),
+            test_command=test_command,
+            context=context.summary(),
         )
 
     # -- what the skeleton asks of a feedback run ----------------------------------------

@@ -16,7 +16,6 @@ from pathlib import Path, PurePosixPath
 from devbot.agent import Task
 from devbot.plans.plan import report_filename_for
 from devbot.runs.flows import worktree as worktrees
-from devbot.runs.flows.agent import file_listing
 from devbot.runs.flows.report import RunFacts
 from devbot.runs.flows.skeleton import (
     DurableRun,
@@ -92,7 +91,11 @@ class PlanRun(DurableRun):
             report_path=report_rel,
         )
         # the task context is kept in the record: the worktree is gone after the push
-        context = file_listing(self.tree)
+        context = self.context_for(
+            f"{self.plan.title}\n{self.plan.body}",
+            self.plan.test_command,
+            (self.plan_rel, report_rel),
+        )
         return Prepared(
             branch=checkout.branch,
             base_branch=checkout.base_branch,
@@ -101,8 +104,9 @@ class PlanRun(DurableRun):
             report_path=report_rel,
             plan_path=self.plan_rel,
             date=today.isoformat(),
-            task=Task(title=self.plan.title, body=self.plan.body, context=context),
+            task=Task(title=self.plan.title, body=self.plan.body, context=context.text),
             test_command=self.plan.test_command,
+            context=context.summary(),
         )
 
     def commit_message(self, outcome: Outcome) -> str:

@@ -44,6 +44,8 @@ class RunFacts:
     testing_notes: tuple[str, ...]
     dropped: tuple[str, ...] = ()
     """Nested repositories and `.git`-named entries left out of the commit."""
+    context: str = ""
+    """What the agent was told about the repository, in one line."""
 
 
 def _lines(count: int) -> str:
@@ -118,6 +120,8 @@ def _decisions(facts: RunFacts) -> list[str]:
         f"Run ended with exit status `{facts.exit_status}`: {facts.exit_message}",
         f"Cost: {usage}.",
     ]
+    if facts.context:
+        decisions.append(f"Repository context given to the agent: {facts.context}.")
     if facts.dropped:
         listed = ", ".join(f"`{path}`" for path in facts.dropped)
         decisions.append(

@@ -26,15 +26,27 @@ from typing import Any, TypeVar
 from dbos import DBOS
 
 from devbot.agent import AgentResult, Task
+from devbot.agent.context import RepositoryContext
 from devbot.agent.limits import ExitStatus
 from devbot.agent.protocols import protocol_for
 from devbot.config import ConfigError, Settings
 from devbot.plans.report import Status
 from devbot.runs.flows import worktree as worktrees
-from devbot.runs.flows.agent import kept_from_the_agent, make_verification, run_agent
+from devbot.runs.flows.agent import (
+    CONTEXT_CACHE_DIR,
+    kept_from_the_agent,
+    make_verification,
+    repository_context,
+    run_agent,
+)
 from devbot.runs.flows.change_guard import Refusal, check_change_set
 from devbot.runs.flows.report import RunFacts, agent_figures, commit_report
-from devbot.runs.flows.verify import TestSummary, testing_notes, tests_failure
+from devbot.runs.flows.verify import (
+    TestSummary,
+    resolve_test_command,
+    testing_notes,
+    tests_failure,
+)
 from devbot.runs.requests import RunResult
 from devbot.runs.runtime import Runtime
 from devbot.sandbox.environment import ENVIRONMENTS_DIR, EnvironmentCache
@@ -84,6 +96,8 @@ class Prepared:
     date: str
     task: Task
     test_command: str | None
+    context: str = ""
+    """What the agent was told about the repository, in one line (for the report)."""
 
 
 @dataclass(frozen=True)
@@ -173,6 +187,22 @@ class DurableRun(ABC):
 
     @abstractmethod
     def execute(self) -> RunResult: ...
+
+    def context_for(
+        self, task_text: str, test_command: str | None, own_documents: tuple[str, str]
+    ) -> RepositoryContext:
+        """What the agent is told about the repository; called in the prepare step, whose
+        record keeps it once the worktree is gone."""
+        context = repository_context(
+            self.tree,
+            self.settings,
+            task_text,
+            resolve_test_command(test_command, self.settings, self.worktree),
+            own_documents,
+            self.settings.state_dir(self.repo) / CONTEXT_CACHE_DIR,
+        )
+        self.say(f"repository context: {context.summary()}")
+        return context
 
     # -- work: the same for every kind of run ----------------------------------------------
 
@@ -336,6 +366,7 @@ class DurableRun(ABC):
             base_branch=prepared.base_branch,
             testing_notes=testing_notes(outcome.tests),
             dropped=dropped,
+            context=prepared.context,
             **agent_figures(outcome.result),
         )
 
