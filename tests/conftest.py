@@ -12,4 +12,5 @@ pytest_plugins = [
     "tests.fixtures.postgres",
     "tests.fixtures.webhook",
     "tests.fixtures.feedback",
+    "tests.fixtures.dashboard",
 ]

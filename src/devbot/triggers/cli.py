@@ -82,11 +82,18 @@ def build_parser() -> argparse.ArgumentParser:
     _add_setting_flags(watch)
     _add_allow_flag(watch)
 
-    serve = sub.add_parser("serve", help="answer GitHub webhooks (review feedback, issues)")
+    serve = sub.add_parser(
+        "serve", help="answer GitHub webhooks (review feedback, issues); the dashboard at /"
+    )
     _repo_option(serve)
     serve.add_argument("--host", default="127.0.0.1", help="address to listen on")
     serve.add_argument("--port", type=int, default=8000, help="port to listen on")
     _add_setting_flags(serve)
+
+    ui = sub.add_parser("ui", help="serve the web dashboard of runs (no webhooks)")
+    _repo_option(ui)
+    ui.add_argument("--host", default="127.0.0.1", help="address to listen on")
+    ui.add_argument("--port", type=int, default=8080, help="port to listen on")
 
     demo = sub.add_parser("demo", help="create a demo repository and run the hello plan")
     demo.add_argument(

@@ -96,13 +96,15 @@ class Flows(DBOSConfiguredInstance):
         *,
         only_if_new: bool = False,
         via_queue: bool | None = None,
+        kind: str = "plan",
     ) -> Submission:
         """Start a run of the plan `text`, which the run commits at `plan_rel` on its branch;
         the plan is parsed here, once, and the model setting checked before anything starts.
 
         With `only_if_new` a plan whose exact content already has a run is not run again, so
         restarts and duplicate events never repeat work. `via_queue` (default: when
-        `workers = "external"`): put the run on the run queue for a worker.
+        `workers = "external"`): put the run on the run queue for a worker. `kind`: what
+        the run record calls it (`issue` for an issue's plan).
         """
         runtime = self.runtime
         plan = parse_plan_text(text, repo / plan_rel, settings.max_plan_bytes)
@@ -115,7 +117,7 @@ class Flows(DBOSConfiguredInstance):
         run_id = new_run_id(plan.slug)
         record = RunRecord(
             id=run_id,
-            kind="plan",
+            kind=kind,
             repo=str(repo),
             plan_path=plan_rel,
             plan_sha=sha,
@@ -129,7 +131,7 @@ class Flows(DBOSConfiguredInstance):
 
     def start_issue_run(self, plan_rel: str, text: str, request: DeliveryRequest) -> str:
         repo, settings = Path(request.repo), request.settings
-        return self.submit(repo, plan_rel, text, settings, only_if_new=True).record.id
+        return self.submit(repo, plan_rel, text, settings, only_if_new=True, kind="issue").record.id
 
     def enqueue_feedback(self, request: FeedbackRequest) -> None:
         queue = DBOS.retrieve_queue(FEEDBACK_QUEUE) or feedback_queue(self.runtime)
