@@ -9,7 +9,9 @@ from devbot.tools.lint import MAX_BYTES, new_problems, python_problems
 def test_undefined_names_and_syntax_errors_are_found_with_their_lines() -> None:
     source = "import os\n\n\ndef timeout() -> int:\n    return get('timeout')\n"
     assert [str(p) for p in python_problems("config.py", source)] == [
-        "config.py:5: undefined name 'get'"
+        "config.py:5: undefined name 'get'\n"
+        "  4 | def timeout() -> int:\n"
+        "  5 |     return get('timeout')"
     ]
     (broken,) = python_problems("app.py", "def f(:\n    pass\n")
     assert broken.line == 1 and broken.message.startswith("syntax error")

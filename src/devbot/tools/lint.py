@@ -35,12 +35,18 @@ PYTHON_SUFFIXES = (".py", ".pyi")
 
 @dataclass(frozen=True)
 class Problem:
+    """A problem and the lines that show it: the header of the function it is in (where a
+    missing parameter would go), then its own line, numbered."""
+
     path: str
     line: int
     message: str
+    shown: tuple[tuple[int, str], ...] = ()
 
     def __str__(self) -> str:
-        return f"{self.path}:{self.line}: {self.message}"
+        width = len(str(max((n for n, _ in self.shown), default=0)))
+        lines = [f"  {n:>{width}} | {text}" for n, text in self.shown]
+        return "\n".join([f"{self.path}:{self.line}: {self.message}", *lines])
 
 
 def python_problems(path: str, source: str) -> list[Problem]:
@@ -50,18 +56,40 @@ def python_problems(path: str, source: str) -> list[Problem]:
     try:
         tree = ast.parse(source, filename=path)
     except SyntaxError as error:
-        return [Problem(path, error.lineno or 1, f"syntax error: {error.msg}")]
+        line = error.lineno or 1
+        shown = _shown(source.splitlines(), [], line)
+        return [Problem(path, line, f"syntax error: {error.msg}", shown)]
     except (ValueError, RecursionError, MemoryError):
         return []
     try:
         found = checker.Checker(tree, filename=path).messages
     except RecursionError:
         return []
+    lines = source.splitlines()
+    functions = [
+        (node.lineno, node.end_lineno or node.lineno)
+        for node in ast.walk(tree)
+        if isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef)
+    ]
     return [
-        Problem(path, message.lineno, message.message % message.message_args)
+        Problem(
+            path,
+            message.lineno,
+            message.message % message.message_args,
+            _shown(lines, functions, message.lineno),
+        )
         for message in sorted(found, key=lambda m: m.lineno)
         if isinstance(message, _FATAL)
     ]
+
+
+def _shown(
+    lines: list[str], functions: list[tuple[int, int]], line: int
+) -> tuple[tuple[int, str], ...]:
+    """The header line of the innermost function holding `line`, then `line` itself."""
+    holding = [start for start, end in functions if start < line <= end]
+    numbers = [max(holding), line] if holding else [line]
+    return tuple((n, lines[n - 1]) for n in numbers if 0 < n <= len(lines))
 
 
 def new_problems(path: str, before: str | None, after: str) -> list[Problem]:
