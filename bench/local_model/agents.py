@@ -122,7 +122,10 @@ def _exit_status(devbot: str, work: Path, env: dict[str, str]) -> str:
         capture_output=True,
         text=True,
     ).stdout
-    fields = dict(line.strip().split(": ", 1) for line in shown.splitlines()[:24] if ": " in line)
+    fields = {
+        key.strip(): value.strip()
+        for key, _, value in (line.partition(":") for line in shown.splitlines()[:24])
+    }
     return f"exit_status {fields.get('exit_status', '?')}"
 
 
