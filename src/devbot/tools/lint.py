@@ -11,8 +11,7 @@ quirks are never blamed on the agent. The code is parsed, never run; files over
 from __future__ import annotations
 
 import ast
-from collections import Counter
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from pyflakes import checker, messages
 
@@ -42,11 +41,18 @@ class Problem:
     line: int
     message: str
     shown: tuple[tuple[int, str], ...] = ()
+    undefined: str = ""
+    """The name, for an undefined name."""
+    more: int = 0
+    """How many more lines of the file have the same problem."""
 
     def __str__(self) -> str:
         width = len(str(max((n for n, _ in self.shown), default=0)))
         lines = [f"  {n:>{width}} | {text}" for n, text in self.shown]
-        return "\n".join([f"{self.path}:{self.line}: {self.message}", *lines])
+        again = (
+            f" (and on {self.more} more line{'s' if self.more > 1 else ''})" if self.more else ""
+        )
+        return "\n".join([f"{self.path}:{self.line}: {self.message}{again}", *lines])
 
 
 def python_problems(path: str, source: str) -> list[Problem]:
@@ -71,16 +77,18 @@ def python_problems(path: str, source: str) -> list[Problem]:
         for node in ast.walk(tree)
         if isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef)
     ]
-    return [
-        Problem(
-            path,
-            message.lineno,
-            message.message % message.message_args,
-            _shown(lines, functions, message.lineno),
-        )
-        for message in sorted(found, key=lambda m: m.lineno)
-        if isinstance(message, _FATAL)
-    ]
+    problems: dict[str, Problem] = {}
+    for message in sorted(found, key=lambda m: m.lineno):
+        if not isinstance(message, _FATAL):
+            continue
+        text = message.message % message.message_args
+        if text in problems:  # the same problem again: counted, not repeated
+            problems[text] = replace(problems[text], more=problems[text].more + 1)
+            continue
+        undefined = message.message_args[0] if isinstance(message, messages.UndefinedName) else ""
+        shown = _shown(lines, functions, message.lineno)
+        problems[text] = Problem(path, message.lineno, text, shown, str(undefined))
+    return list(problems.values())
 
 
 def _shown(
@@ -94,12 +102,6 @@ def _shown(
 
 def new_problems(path: str, before: str | None, after: str) -> list[Problem]:
     """The problems of `after` that `before` (None: a new file) did not have, matched by
-    message (lines move when code is added above)."""
-    had = Counter(p.message for p in python_problems(path, before)) if before else Counter()
-    fresh: list[Problem] = []
-    for problem in python_problems(path, after):
-        if had[problem.message] > 0:
-            had[problem.message] -= 1
-        else:
-            fresh.append(problem)
-    return fresh
+    message (lines move when code is added above; a repeated one is counted in `more`)."""
+    had = {p.message for p in python_problems(path, before)} if before else set()
+    return [problem for problem in python_problems(path, after) if problem.message not in had]

@@ -313,6 +313,20 @@ class Git:
                 changed.append(path)
         return changed
 
+    def grep(self, pattern: str, *pathspecs: str, limit: int = 20) -> list[tuple[str, int]]:
+        """(path, line) of the first `limit` work-tree lines, tracked or untracked, that
+        match the extended regular expression `pattern`."""
+        found = self._exec(
+            ("grep", "-n", "-I", "-z", "--untracked", "-E", "-e", pattern, "--", *pathspecs)
+        )
+        hits: list[tuple[str, int]] = []
+        for record in found.stdout.splitlines()[:limit]:
+            path, _, rest = record.partition("\0")
+            number, _, _ = rest.partition("\0")
+            if number.isdigit():
+                hits.append((path, int(number)))
+        return hits
+
     def _differs(self, spec: Sequence[str]) -> bool:
         status = self.run(
             "status",

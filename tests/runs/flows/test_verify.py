@@ -151,3 +151,17 @@ def test_code_that_cannot_run_goes_back_to_the_agent_before_the_tests(
     assert "legacy.py" not in review
     pushed = plan_runner.repo.remote_file("devbot/task", "utils.py") or ""
     assert "def add(a: int, b: int)" in pushed and "def add3(" in pushed
+
+
+def test_an_undefined_name_the_repository_defines_comes_with_where(
+    plan_runner: PlanRunner,
+) -> None:
+    test_body = "def test_add():\n    assert add(1, 2) == 3\n    assert add(0, 0) == 0\n"
+    missing = f"@@WRITE tests/test_more.py\n{test_body}@@END\n{FINISH}"
+    imported = f"@@WRITE tests/test_more.py\nfrom utils import add\n\n\n{test_body}@@END\n{FINISH}"
+    record = plan_runner.run([{"text": missing}, {"text": imported}], sandbox="local")
+    assert record.status == "completed", record.message
+    events = plan_runner.store().events(record.id)
+    (review,) = [e["content"] for e in events if e["kind"] == "review"]
+    assert "tests/test_more.py:2: undefined name 'add' (and on 1 more line)" in review
+    assert "`add` is defined at utils.py:4: import it from there." in review

@@ -35,7 +35,7 @@ from devbot.sandbox.environment import (
 )
 from devbot.templating import render
 from devbot.tools.inside import read_inside
-from devbot.tools.lint import MAX_BYTES, PYTHON_SUFFIXES, new_problems
+from devbot.tools.lint import MAX_BYTES, PYTHON_SUFFIXES, Problem, new_problems
 from devbot.vcs.git import Git
 
 StepRecorder = Callable[[str, Callable[[], Any]], Any]
@@ -254,7 +254,7 @@ class Verification:
                 except (OSError, ValueError):
                     continue
                 before = tree.read_blob("HEAD", path)
-                problems += [str(p) for p in new_problems(path, before, after)]
+                problems += [_with_hint(p, tree) for p in new_problems(path, before, after)]
             if problems:
                 self.say(f"static check: {len(problems)} problem(s) in the changed code")
             return tuple(problems[:MAX_PROBLEMS])
@@ -285,6 +285,23 @@ class Verification:
         if outcome is not None:
             self.runs.append(outcome)
         return outcome
+
+
+def _with_hint(problem: Problem, tree: Git) -> str:
+    """The problem, and for an undefined name where the repository defines it at the top
+    of a module (so an import is likely what is missing)."""
+    name = problem.undefined
+    if not name.isidentifier():
+        return str(problem)
+    defined = (
+        rf"^((async[[:space:]]+)?(def|class)[[:space:]]+{name}[^A-Za-z0-9_]|{name}[[:space:]]*[:=])"
+    )
+    places = [(p, n) for p, n in tree.grep(defined, "*.py", "*.pyi") if p != problem.path]
+    if not places:
+        return str(problem)
+    where = ", ".join(f"{p}:{n}" for p, n in places[:3])
+    hint = render("devbot.runs", "code_problem_defined.txt", name=name, where=where).strip()
+    return f"{problem}\n  {hint}"
 
 
 def resolve_test_command(
