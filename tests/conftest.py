@@ -13,4 +13,5 @@ pytest_plugins = [
     "tests.fixtures.webhook",
     "tests.fixtures.feedback",
     "tests.fixtures.fleet",
+    "tests.fixtures.dashboard",
 ]

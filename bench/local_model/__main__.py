@@ -2,12 +2,14 @@
 
     .venv/bin/python -m bench.local_model [--runs 3] [--tasks hello,rename]
         [--agents devbot,aider-whole] [--base-url http://127.0.0.1:8088/v1] [--fresh]
+        [--out local_model] [--redo devbot]
 
 Needs the local model (`../shared/tools/local-llm serve`) and the peers
 (`bench/local_model/setup-peers.sh`). Every request of every agent goes through a counting
 proxy that pins temperature 0. Each (agent, task, run) result is kept in
 bench/results/local_model.json as soon as it is known, so an interrupted bench resumes where it
-stopped (`--fresh` starts over); bench/results/local_model.md is rewritten from it.
+stopped (`--fresh` starts over, `--redo AGENT` drops one agent's results);
+bench/results/local_model.md is rewritten from it (`--out NAME` for another pair of files).
 """
 
 from __future__ import annotations
@@ -117,6 +119,12 @@ def main() -> int:
         "--base-url", default=os.environ.get("LOCAL_LLM_URL", "http://127.0.0.1:8088/v1")
     )
     parser.add_argument("--fresh", action="store_true")
+    parser.add_argument(
+        "--out", default="local_model", help="name of the results in bench/results/ (.json, .md)"
+    )
+    parser.add_argument(
+        "--redo", default="", help="agents whose kept results are dropped first (comma-separated)"
+    )
     args = parser.parse_args()
     agents = [a for a in args.agents.split(",") if a]
     unknown = [a for a in agents if a not in AGENTS]
@@ -133,8 +141,10 @@ def main() -> int:
         )
         return 2
     RESULTS.mkdir(exist_ok=True)
-    store = RESULTS / "local_model.json"
+    store = RESULTS / f"{args.out}.json"
     data = _load(store, args.fresh)
+    redo = set(args.redo.split(","))
+    data["runs"] = [run for run in data["runs"] if run["agent"] not in redo]
     data |= {
         "date": dt.date.today().isoformat(),
         "model": model,
@@ -178,7 +188,7 @@ def main() -> int:
                         flush=True,
                     )
                     store.write_text(json.dumps(data, indent=1) + "\n", encoding="utf-8")
-                    (RESULTS / "local_model.md").write_text(
+                    (RESULTS / f"{args.out}.md").write_text(
                         _markdown(data, list(AGENTS)), encoding="utf-8"
                     )
     print(_markdown(data, list(AGENTS)))

@@ -99,12 +99,34 @@ def run_devbot(task: BenchTask, scratch: Path, base_url: str, model: str) -> Att
     }
     devbot = str(ROOT / ".venv" / "bin" / "devbot")
     wall, note = _timed([devbot, "run", str(plan), "--sandbox", "local"], work, env)
+    note = f"{_exit_status(devbot, work, env)}; {note}"
     branches = _git(origin, "for-each-ref", "--format=%(refname:short)", "refs/heads/devbot")
     if not branches.split():
         return Attempt(None, wall, note + " (nothing pushed)")
     result = scratch / "result"
     _git(scratch, "clone", "-q", "-b", branches.split()[0], str(origin), str(result))
     return Attempt(result, wall, note)
+
+
+def _exit_status(devbot: str, work: Path, env: dict[str, str]) -> str:
+    """How devbot's run ended, from its run record (`devbot runs show`)."""
+    listed = subprocess.run(
+        [devbot, "runs", "list"], cwd=work, env=env, capture_output=True, text=True
+    ).stdout.splitlines()
+    if len(listed) < 2:
+        return "no run recorded"
+    shown = subprocess.run(
+        [devbot, "runs", "show", listed[1].split()[0]],
+        cwd=work,
+        env=env,
+        capture_output=True,
+        text=True,
+    ).stdout
+    fields = {
+        key.strip(): value.strip()
+        for key, _, value in (line.partition(":") for line in shown.splitlines()[:24])
+    }
+    return f"exit_status {fields.get('exit_status', '?')}"
 
 
 def aider_runner(edit_format: str) -> Runner:

@@ -83,6 +83,7 @@ class Settings:
     protected_paths: tuple[str, ...] = ()
     feedback_debounce_s: float = 3.0
     webhook_max_connections: int = 1000
+    dashboard_login: str = "auto"
     state_dir: str | None = None
     mirror_max_age_days: float = 30.0
     mirror_max_gb: float = 20.0
@@ -226,6 +227,10 @@ def _validate(settings: Settings) -> None:
         )
     if settings.workers not in ("local", "external"):
         raise ConfigError(f"workers = {settings.workers!r}: choose 'local' or 'external'")
+    if settings.dashboard_login not in ("auto", "always"):
+        raise ConfigError(
+            f"dashboard_login = {settings.dashboard_login!r}: choose 'auto' or 'always'"
+        )
     for key in (
         "max_steps",
         "max_format_errors",

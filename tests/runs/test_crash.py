@@ -70,6 +70,7 @@ STEPS = [
     "cancel_check",
     "clock",
     "model",
+    "check_code",
     "verify",
     "cancel_check",
     "commit_work",

@@ -78,6 +78,7 @@ FEEDBACK_STEPS = [
     "action",
     "clock",
     "model",
+    "check_code",
     "verify",
     "commit_work",
     "commit_report",
@@ -561,7 +562,7 @@ def _resolving(case: Case, method: str, path: str, body: Any) -> bool:
 # steps and boundaries whose replay later kills go through anyway. DEVBOT_CRASH_ALL=1 kills
 # after every step but the last (before finish_state: milliseconds, no kill lands there).
 DELIVERY_BOUNDARIES = [0, 2, 3]  # accepted, after react, after schedule_feedback
-FEEDBACK_BOUNDARIES = [4, 5, 6, 10, 15, 17, 18, 19, 20, 22, 24]
+FEEDBACK_BOUNDARIES = [4, 5, 6, 10, 16, 18, 19, 20, 21, 23, 25]
 if os.environ.get("DEVBOT_CRASH_ALL") == "1":
     DELIVERY_BOUNDARIES = list(range(len(DELIVERY_STEPS)))
     FEEDBACK_BOUNDARIES = list(range(1, len(FEEDBACK_STEPS) - 1))
@@ -594,7 +595,7 @@ KILL_POINTS = [
     ),
     mid_request("resolve", "resolve_threads", _resolving),
     mid_request("final-status", "final_status", _comment_post("devbot:status:")),
-    mid_request("progress-finished", FEEDBACK_STEPS[24], _comment_patch("finished (done)")),
+    mid_request("progress-finished", FEEDBACK_STEPS[25], _comment_patch("finished (done)")),
 ]
 
 

@@ -78,7 +78,7 @@ def _kill_mid_run(fleet: Fleet, replies: Replies, reader: StepReader) -> tuple[s
 
 
 def _victims(fleet: Fleet) -> list[Any]:
-    return [r for r in fleet.runs("plan") if f"issue-{VICTIM}-" in r.plan_path]
+    return [r for r in fleet.runs("issue") if f"issue-{VICTIM}-" in r.plan_path]
 
 
 def test_a_fleet_does_each_run_once_and_a_killed_workers_run_ends_elsewhere_the_same(
@@ -107,11 +107,11 @@ def test_a_fleet_does_each_run_once_and_a_killed_workers_run_ends_elsewhere_the_
         f.wait_for(
             "30 plan runs",
             lambda: (
-                len(f.runs("plan")) == PLANS
-                and all(r.finished_at is not None for r in f.runs("plan"))
+                len(f.runs("issue")) == PLANS
+                and all(r.finished_at is not None for r in f.runs("issue"))
             ),
         )
-        plans = f.runs("plan")
+        plans = f.runs("issue")
         assert [r.message for r in plans if r.status != "completed"] == []
         assert _executor(f.url, victim) != killed  # finished on another worker
 
@@ -170,10 +170,10 @@ def _operate(f: Fleet, killed: str, ports: dict[str, int]) -> None:
     survivor = next(w for w in ("w1", "w2", "w3") if w != killed)
     for url in (f"{f.serve_url}/metrics", f"http://127.0.0.1:{ports[survivor]}/metrics"):
         found = samples(f.metrics(url))
-        assert found[("devbot_runs", (("kind", "plan"), ("status", "completed")))] == PLANS
+        assert found[("devbot_runs", (("kind", "issue"), ("status", "completed")))] == PLANS
         assert found[("devbot_runs", (("kind", "feedback"), ("status", "completed")))] == FEEDBACK
         assert found[("devbot_workers", (("state", "dead"),))] == 1
-        assert found[("devbot_run_duration_seconds_count", (("kind", "plan"),))] == PLANS
+        assert found[("devbot_run_duration_seconds_count", (("kind", "issue"),))] == PLANS
         assert found[("devbot_queue_depth", (("queue", "devbot-runs"),))] == 0
     answered = samples(f.metrics(f"{f.serve_url}/metrics"))
     accepted = sum(

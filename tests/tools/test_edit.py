@@ -145,3 +145,26 @@ def test_nearest_lines_in_a_large_file_find_the_mistyped_region() -> None:
     [failure] = apply_edits(text, [(search, "")]).failures
     assert failure.nearest.splitlines()[0] == "3001 |     value_3000 = compute(3000, 'x' * 4)"
     assert len(failure.nearest.splitlines()) == 4
+
+
+def test_a_block_resent_after_it_applied_counts_as_applied_already() -> None:
+    """Seen with Qwen2.5-Coder-1.5B: an edit made in one turn sent again in the next ones,
+    failing each time until the step limit."""
+    block = ("    return 'user: ' + users.get_usr()\n", "    return 'user: ' + users.get_user()\n")
+    text = "import users\n\n\ndef line() -> str:\n    return 'user: ' + users.get_usr()\n"
+    first = apply_edits(text, [block])
+    again = apply_edits(first.new_text, [block])
+    assert again.new_text == first.new_text
+    assert again.applied == [0] and again.already == [0] and again.failures == []
+    shifted = apply_edits(first.new_text, [(block[0].strip(), block[1].strip())])
+    assert shifted.already == [0] and shifted.new_text == first.new_text
+
+
+def test_a_missing_block_whose_replacement_is_not_there_once_still_fails() -> None:
+    text = "x = 2\ny = 2\n"
+    nowhere = apply_edits(text, [("x = 1\n", "x = 3\n")])
+    twice = apply_edits(text, [("z = 1\n", "= 2\n")])
+    assert nowhere.failures[0].reason == NOT_FOUND and nowhere.already == []
+    assert twice.failures[0].reason == NOT_FOUND and twice.already == []
+    found = apply_edits(text, [("x = 2\n", "x = 2\n")])
+    assert found.applied == [0] and found.already == []  # found: applied as usual

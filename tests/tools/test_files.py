@@ -181,6 +181,29 @@ def test_edit_applies_all_blocks(workspace: Workspace) -> None:
     assert (workspace.root / "m.py").read_text() == "a = 10\nb = 20\n"
 
 
+def test_edit_resent_after_it_applied_is_ok_and_says_so(workspace: Workspace) -> None:
+    (workspace.root / "m.py").write_text("a = 1\nb = 2\n")
+    workspace.edit_file("m.py", [("a = 1", "a = 3")])
+    result = workspace.edit_file("m.py", [("a = 1", "a = 3"), ("b = 2", "b = 4")])
+    assert result.ok
+    assert "block(s) 1 were in the file already" in result.output
+    assert (workspace.root / "m.py").read_text() == "a = 3\nb = 4\n"
+
+
+def test_edit_of_a_missing_file_with_the_same_text_on_both_sides_creates_it(
+    workspace: Workspace,
+) -> None:
+    """Seen with Qwen2.5-Coder-1.5B: a new test file sent as an EDIT whose OLD and NEW are
+    both the intended content."""
+    content = "def test_one():\n    assert True\n"
+    result = workspace.edit_file("tests/test_new.py", [(content, content)])
+    assert result.ok and "was created with that text" in result.output
+    assert (workspace.root / "tests" / "test_new.py").read_text() == content
+    refused = workspace.edit_file("other.py", [("a = 1\n", "a = 2\n")])
+    assert not refused.ok and "does not exist" in refused.output
+    assert not (workspace.root / "other.py").exists()
+
+
 def test_edit_partial_saves_what_applied_and_says_not_to_resend(workspace: Workspace) -> None:
     (workspace.root / "m.py").write_text("a = 1\nb = 2\nc = 3\n")
     result = workspace.edit_file("m.py", [("a = 1", "a = 10"), ("b = 3", "b = 30"), ("c", "C")])

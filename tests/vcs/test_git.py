@@ -99,6 +99,23 @@ def test_tree_differs_sees_untracked_and_modified_files(
     assert git.tree_differs_from_head()
 
 
+def test_changed_paths_and_grep_see_the_work_tree_as_it_is(
+    origin_repo: OriginRepo, tmp_path: Path
+) -> None:
+    worktree = tmp_path / "wt"
+    Git.repository(origin_repo.work).add_worktree(worktree, "devbot/t", "main")
+    git = Git.repository(origin_repo.work).worktree(worktree)
+    (worktree / "pkg").mkdir()
+    (worktree / "pkg" / "new.py").write_text("def helper():\n    pass\n", encoding="utf-8")
+    (worktree / "utils.py").write_text("x = 1\n", encoding="utf-8")
+    (worktree / "README.md").unlink()
+    git.run("mv", "tests/test_utils.py", "tests/test_moved.py")
+    assert sorted(git.changed_paths()) == ["pkg/new.py", "tests/test_moved.py", "utils.py"]
+    assert git.grep("^def helper", "*.py") == [("pkg/new.py", 1)]
+    assert git.grep("^x = ", "*.py") == [("utils.py", 1)]
+    assert git.grep("nothing matches this", "*.py") == []
+
+
 def test_commit_uses_repo_identity_or_devbot_fallback(
     origin_repo: OriginRepo, tmp_path: Path
 ) -> None:

@@ -8,6 +8,9 @@ still requiring a unique match:
 (b) blank lines at the start or end of the search block are ignored (and as many blank lines
     at the same end of the replacement).
 
+A block whose search text is not found but whose replacement is, once, was already applied
+(a model resending an edit it made a turn earlier): it counts as applied and is reported so.
+
 Tabs stay tabs. A file with CRLF line endings is matched with LF blocks and keeps CRLF.
 
 Every pass costs time linear in the size of the file, plus the size of the block for each
@@ -49,6 +52,8 @@ class EditOutcome:
     new_text: str
     applied: list[int] = field(default_factory=list)
     failures: list[EditFailure] = field(default_factory=list)
+    already: list[int] = field(default_factory=list)
+    """Blocks whose replacement was in the text already (among `applied`)."""
 
 
 @dataclass(frozen=True)
@@ -72,17 +77,29 @@ def apply_edits(
     work = text.replace("\r\n", "\n") if crlf else text
     applied: list[int] = []
     failures: list[EditFailure] = []
+    already: list[int] = []
     for index, (search, replace) in enumerate(edits):
         if not mixed:
             search, replace = search.replace("\r\n", "\n"), replace.replace("\r\n", "\n")
         result = _apply_one(work, search, replace, deadline)
-        if isinstance(result, _Miss):
+        if isinstance(result, _Miss) and _already_applied(work, result, replace, deadline):
+            already.append(index)
+            applied.append(index)
+        elif isinstance(result, _Miss):
             failures.append(EditFailure(index, result.reason, result.nearest))
         else:
             work = result
             applied.append(index)
     new_text = work.replace("\n", "\r\n") if crlf else work
-    return EditOutcome(new_text, applied, failures)
+    return EditOutcome(new_text, applied, failures, already)
+
+
+def _already_applied(text: str, miss: _Miss, replace: str, deadline: Deadline) -> bool:
+    """The search text is nowhere, and the replacement is there once (as the tolerances
+    would find it): the block was applied before."""
+    if miss.reason != NOT_FOUND or replace.strip() == "":
+        return False
+    return not isinstance(_apply_one(text, replace, replace, deadline), _Miss)
 
 
 def _apply_one(text: str, search: str, replace: str, deadline: Deadline) -> str | _Miss:

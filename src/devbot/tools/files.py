@@ -185,10 +185,19 @@ class Workspace:
         if not edits:
             raise _Refused(_say("edit_no_blocks.txt", path=shown))
         real = Path(os.path.realpath(target))
+        if not real.exists() and len(edits) == 1 and edits[0][0] == edits[0][1]:
+            self._write(real, shown, edits[0][1], "utf-8", None)  # the only sensible reading
+            return ToolResult(True, _say("edit_created.txt", path=shown))
         original = self._load(real, "edit_missing.txt", shown)
         outcome = apply_edits(original.text, edits, deadline)
         if outcome.applied and outcome.new_text != original.text:
             self._write(real, shown, outcome.new_text, original.encoding, original.mode)
+        if not outcome.failures and outcome.already:
+            already = _numbers(outcome.already)
+            return ToolResult(
+                True,
+                _say("edit_already_applied.txt", path=shown, count=len(edits), already=already),
+            )
         if not outcome.failures:
             return ToolResult(True, _say("edit_all_applied.txt", path=shown, count=len(edits)))
         details = "\n\n".join(_describe_failure(failure, shown) for failure in outcome.failures)

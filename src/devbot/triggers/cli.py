@@ -98,7 +98,9 @@ def build_parser() -> argparse.ArgumentParser:
     _add_setting_flags(watch)
     _add_allow_flag(watch)
 
-    serve = sub.add_parser("serve", help="answer GitHub webhooks (review feedback, issues)")
+    serve = sub.add_parser(
+        "serve", help="answer GitHub webhooks (review feedback, issues); the dashboard at /"
+    )
     _repo_option(
         serve,
         "the checkout, or the repository by git URL or owner/name (default: the checkout "
@@ -109,6 +111,11 @@ def build_parser() -> argparse.ArgumentParser:
     serve.add_argument("--port", type=int, default=8000, help="port to listen on (/metrics too)")
     _add_setting_flags(serve)
     _add_process_flags(serve, "state_dir")
+
+    ui = sub.add_parser("ui", help="serve the web dashboard of runs (no webhooks)")
+    _repo_option(ui)
+    ui.add_argument("--host", default="127.0.0.1", help="address to listen on")
+    ui.add_argument("--port", type=int, default=8080, help="port to listen on")
 
     demo = sub.add_parser("demo", help="create a demo repository and run the hello plan")
     demo.add_argument(

@@ -113,6 +113,13 @@ def cmd_serve(args: argparse.Namespace, flags: dict[str, Any]) -> int:
     return serve(repo, None, settings, passed, args.host, args.port, Console().say)
 
 
+def cmd_ui(args: argparse.Namespace, flags: dict[str, Any]) -> int:
+    from devbot.triggers.dashboard.server import serve_ui  # lazy: FastAPI, Jinja2, uvicorn
+
+    repo = _repo(args)
+    return serve_ui(repo, load_settings(repo, flags), args.host, args.port, Console().say)
+
+
 def cmd_demo(args: argparse.Namespace, flags: dict[str, Any]) -> int:
     from devbot.triggers.demo import run_demo  # lazy: DBOS
 

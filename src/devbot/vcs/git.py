@@ -366,6 +366,38 @@ class Git:
             subdirectories[:] = [d for d in subdirectories if d.lower() != ".git"]
         return tuple(sorted(found))
 
+    def changed_paths(self) -> list[str]:
+        """Work-tree files that differ from HEAD: modified, added or untracked (not ignored),
+        never deleted ones; a rename gives its new path."""
+        status = self.run(
+            "status", "--porcelain=v1", "-z", "--untracked-files=all", "--ignore-submodules=all"
+        )
+        records = iter(status.split("\0"))
+        changed: list[str] = []
+        for record in records:
+            if len(record) < 4:
+                continue
+            code, path = record[:2], record[3:]
+            if "R" in code or "C" in code:
+                next(records, None)  # the old path follows
+            if "D" not in code:
+                changed.append(path)
+        return changed
+
+    def grep(self, pattern: str, *pathspecs: str, limit: int = 20) -> list[tuple[str, int]]:
+        """(path, line) of the first `limit` work-tree lines, tracked or untracked, that
+        match the extended regular expression `pattern`."""
+        found = self._exec(
+            ("grep", "-n", "-I", "-z", "--untracked", "-E", "-e", pattern, "--", *pathspecs)
+        )
+        hits: list[tuple[str, int]] = []
+        for record in found.stdout.splitlines()[:limit]:
+            path, _, rest = record.partition("\0")
+            number, _, _ = rest.partition("\0")
+            if number.isdigit():
+                hits.append((path, int(number)))
+        return hits
+
     def _differs(self, spec: Sequence[str]) -> bool:
         status = self.run(
             "status",

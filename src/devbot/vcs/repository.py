@@ -100,6 +100,14 @@ def remote_key(url: str) -> str:
     return "file://" + os.path.normpath(url)
 
 
+def repository_of_key(key: str) -> Repository:
+    """A repository that has `key`, for what needs only the key's host and path (which forge
+    it is on): `file://` keys as they are, `host/path` as https."""
+    if key.startswith("file://"):
+        return Repository(key)
+    return Repository(f"https://{key}.git")
+
+
 def parse_repository(text: str, web_host: str = "github.com") -> Repository:
     """What `--repo` names when it is not a checkout: a git URL, or `owner/name` on the
     forge's web host (https)."""

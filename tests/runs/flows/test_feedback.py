@@ -192,3 +192,5 @@ def test_an_issue_labeled_devbot_becomes_a_plan_run_whose_pr_closes_it(
     branch_files = s.runner.repo.git("ls-tree", "-r", "--name-only", pull["head"]["sha"])
     assert [f for f in branch_files.split() if "__PLAN__" in f and "issue-42" in f]
     assert not list((s.runner.repo.work / "ai-plans").glob("*issue-42*"))
+    issue_runs = [r for r in s.runner.store().recent() if "issue-42" in r.plan_path]
+    assert [r.kind for r in issue_runs] == ["issue"]

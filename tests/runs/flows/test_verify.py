@@ -123,3 +123,45 @@ def test_setup_command_runs_first_in_the_sandbox(plan_runner: PlanRunner, backen
     _front, body = _report(plan_runner, "devbot/task", record.report_path)
     assert "Setup `echo installed > .setup-done` succeeded (with network)." in body
     assert "(from the settings) passed" in body
+
+
+def test_code_that_cannot_run_goes_back_to_the_agent_before_the_tests(
+    plan_runner: PlanRunner,
+) -> None:
+    """Seen with Qwen2.5-Coder-1.5B: an edit that replaced the function it still calls, then
+    FINISH. The static check sends it back with the line; a problem the repository already
+    had is not the agent's."""
+    plan_runner.repo.commit({"legacy.py": "def old():\n    return gone\n"}, "legacy code")
+    broken = (
+        "@@EDIT utils.py\n@@OLD\ndef add(a: int, b: int) -> int:\n    return a + b\n"
+        "@@NEW\ndef add3(a: int, b: int, c: int) -> int:\n    return add(a, b) + c\n@@END\n"
+        + FINISH
+    )
+    add3 = "def add3(a: int, b: int, c: int) -> int:\n"
+    fixed = (
+        f"@@EDIT utils.py\n@@OLD\n{add3}@@NEW\ndef add(a: int, b: int) -> int:\n"
+        f"    return a + b\n\n\n{add3}@@END\n{FINISH}"
+    )
+    record = plan_runner.run([{"text": broken}, {"text": fixed}], sandbox="local")
+    assert record.status == "completed", record.message
+    assert record.model_calls == 2
+    events = plan_runner.store().events(record.id)
+    (review,) = [e["content"] for e in events if e["kind"] == "review"]
+    assert "utils.py:5: undefined name 'add'" in review
+    assert "legacy.py" not in review
+    pushed = plan_runner.repo.remote_file("devbot/task", "utils.py") or ""
+    assert "def add(a: int, b: int)" in pushed and "def add3(" in pushed
+
+
+def test_an_undefined_name_the_repository_defines_comes_with_where(
+    plan_runner: PlanRunner,
+) -> None:
+    test_body = "def test_add():\n    assert add(1, 2) == 3\n    assert add(0, 0) == 0\n"
+    missing = f"@@WRITE tests/test_more.py\n{test_body}@@END\n{FINISH}"
+    imported = f"@@WRITE tests/test_more.py\nfrom utils import add\n\n\n{test_body}@@END\n{FINISH}"
+    record = plan_runner.run([{"text": missing}, {"text": imported}], sandbox="local")
+    assert record.status == "completed", record.message
+    events = plan_runner.store().events(record.id)
+    (review,) = [e["content"] for e in events if e["kind"] == "review"]
+    assert "tests/test_more.py:2: undefined name 'add' (and on 1 more line)" in review
+    assert "`add` is defined at utils.py:4: import it from there." in review

@@ -136,7 +136,8 @@ def read_text(text: str, *, cut: bool = False) -> TextReading:
     """Read a reply, repairing what is unambiguous and saying so; FormatError for the rest.
 
     Repairs: a block left open closes at the end of the reply, at the end of the Markdown
-    fence it was written in, or before the next action's header; a stray @@END is ignored.
+    fence it was written in, or before the next action's header; a stray @@END is ignored,
+    and so is an @@OLD or @@NEW outside any @@EDIT, with its lines.
     """
     lines = text.replace("\r\n", "\n").replace("\r", "\n").split("\n")
     if cut and lines and lines[-1]:
@@ -155,8 +156,15 @@ def read_text(text: str, *, cut: bool = False) -> TextReading:
         if word == "END":
             repairs.append(_say("text_repair_stray_end.txt", line=line_no))
             continue
-        if word in MARKERS:
-            raise format_error("text_stray_marker.txt", marker=f"@@{word}", line=line_no)
+        if word in MARKERS:  # an @@OLD or @@NEW outside any @@EDIT: its lines are ignored
+            stray = _block(lines, i, fenced)
+            i = stray.after
+            closer = 1 if stray.closed_by in ("end", "fence") else 0
+            last = line_no + len(_trim_blank(stray.body, leading=False)) + closer
+            repairs.append(
+                _say("text_repair_stray_marker.txt", marker=f"@@{word}", line=line_no, last=last)
+            )
+            continue
         if word not in ACTION_WORDS:
             raise format_error(
                 "text_unknown_action.txt", word=f"@@{word}", line=line_no, known=_known()
@@ -304,10 +312,10 @@ def _edits(body: list[str], path: str, header_line: int) -> tuple[Edit, ...]:
         )
     edits: list[Edit] = []
     for number, (old, new) in enumerate(pairs, start=1):
-        search = _text(_trim_blank(old))
+        search = _text(_trim_blank(_unfence(old, path)))
         if not search:
             raise format_error("text_empty_old.txt", path=path, number=number)
-        edits.append(Edit(search=search, replace=_text(_trim_blank(new))))
+        edits.append(Edit(search=search, replace=_text(_trim_blank(_unfence(new, path)))))
     return tuple(edits)
 
 
@@ -330,7 +338,8 @@ def _trim_blank(lines: list[str], *, leading: bool = True) -> list[str]:
 
 
 def _unfence(body: list[str], path: str) -> list[str]:
-    """Drop a ``` fence wrapped around a whole file body (not for prose files)."""
+    """Drop a ``` fence wrapped around a whole file body or a whole @@OLD/@@NEW part (not
+    for prose files, where a fence may be content)."""
     lines = _trim_blank(body)
     if (
         len(lines) >= 2

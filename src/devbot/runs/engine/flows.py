@@ -97,13 +97,15 @@ class Flows(DBOSConfiguredInstance):
         *,
         only_if_new: bool = False,
         via_queue: bool | None = None,
+        kind: str = "plan",
     ) -> Submission:
         """Start a run of the plan `text`, which the run commits at `plan_rel` on its branch;
         the plan is parsed here, once, and the model setting checked before anything starts.
 
         With `only_if_new` a plan whose exact content already has a run is not run again, so
         restarts and duplicate events never repeat work. `via_queue` (default: when
-        `workers = "external"`): put the run on the run queue for a worker.
+        `workers = "external"`): put the run on the run queue for a worker. `kind`: what
+        the run record calls it (`issue` for an issue's plan).
         """
         runtime = self.runtime
         where = Path(repository.checkout or repository.name) / plan_rel
@@ -117,7 +119,7 @@ class Flows(DBOSConfiguredInstance):
                 return Submission(earlier, is_new=False)
         run_id = new_run_id(plan.slug)
         record = RunRecord(
-            id=run_id, kind="plan", repo=key, plan_path=plan_rel, plan_sha=sha, title=plan.title
+            id=run_id, kind=kind, repo=key, plan_path=plan_rel, plan_sha=sha, title=plan.title
         )
         runtime.store.create(record)
         request = PlanRequest(run_id, repository, plan_rel, plan, settings)
@@ -127,7 +129,7 @@ class Flows(DBOSConfiguredInstance):
 
     def start_issue_run(self, plan_rel: str, text: str, request: DeliveryRequest) -> str:
         submitted = self.submit(
-            request.repository, plan_rel, text, request.settings, only_if_new=True
+            request.repository, plan_rel, text, request.settings, only_if_new=True, kind="issue"
         )
         return submitted.record.id
 

@@ -107,21 +107,23 @@ def make_verification(
     settings: Settings,
     test_command: str | None,
     worktree: Path,
+    tree: Git,
     environments: EnvironmentCache,
     record: StepRecorder,
     say: Callable[[str], None],
     *,
     restored: bool = False,
 ) -> Verification:
-    """The sandbox (backend and environment recipe chosen once, recorded) and the run's
-    tests; runs setup (again, unrecorded, when the worktree was `restored` on this machine
-    after setup had run elsewhere)."""
+    """The sandbox (backend and environment recipe chosen once, recorded), the static
+    check of changed code and the run's tests; runs setup (again, unrecorded, when the
+    worktree was `restored` on this machine after setup had run elsewhere). `tree` is the
+    worktree's git."""
     choice: SandboxChoice = record(
         "choose_sandbox", lambda: choose_sandbox(settings, worktree, test_command)
     )
     say(f"sandbox: {choice.backend}")
     sandbox = sandbox_for(settings, choice.backend)
-    verification = Verification(settings, test_command, worktree, sandbox, record, say)
+    verification = Verification(settings, test_command, worktree, sandbox, record, say, tree=tree)
     verification.run_setup(choice.recipe, environments, restored=restored)
     return verification
 

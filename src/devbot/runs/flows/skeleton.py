@@ -261,6 +261,7 @@ class DurableRun(ABC):
             self.settings,
             prepared.test_command,
             self.worktree,
+            self.tree,
             EnvironmentCache(self.runtime.state_dir / ENVIRONMENTS_DIR),
             self.step,
             self.say,

@@ -34,10 +34,14 @@ from devbot.sandbox.environment import (
     prepare_environment,
 )
 from devbot.templating import render
+from devbot.tools.inside import read_inside
+from devbot.tools.lint import MAX_BYTES, PYTHON_SUFFIXES, Problem, new_problems
+from devbot.vcs.git import Git
 
 StepRecorder = Callable[[str, Callable[[], Any]], Any]
 FEEDBACK_CHARS = 6_000
 REPORT_CHARS = 4_000
+MAX_PROBLEMS = 20
 
 
 @dataclass(frozen=True)
@@ -122,8 +126,12 @@ class Verification:
         sandbox: Sandbox,
         record: StepRecorder,
         say: Callable[[str], None] = lambda _line: None,
+        *,
+        tree: Git | None = None,
     ) -> None:
         self.settings = settings
+        self.tree = tree
+        """The worktree's git, for the static check of changed Python files (None: none)."""
         self.plan_test_command = plan_test_command
         self.worktree = worktree
         self.sandbox = sandbox
@@ -133,6 +141,7 @@ class Verification:
         self.environment: PreparedEnvironment | None = None
         self.runs: list[TestRun] = []
         self.fix_rounds = 0
+        self.check_rounds = 0
         self.reviewed_last = False
 
     def run_setup(
@@ -195,7 +204,18 @@ class Verification:
             self.sandbox = sandbox_for(self.settings, self.sandbox.name, mount)
 
     def review_finish(self) -> str | None:
-        """Called when the agent finishes: None to accept, else why it must go on."""
+        """Called when the agent finishes: None to accept, else why it must go on. Problems
+        that stop changed Python code from running go back first, then failing tests."""
+        problems = self._check_code()
+        if problems and self.check_rounds < self.settings.max_test_rounds:
+            self.check_rounds += 1
+            return render(
+                "devbot.runs",
+                "code_problems.txt",
+                problems="\n".join(problems),
+                round=self.check_rounds,
+                max_rounds=self.settings.max_test_rounds,
+            ).strip()
         outcome = self._run_tests()
         self.reviewed_last = True
         if outcome is None or outcome.exit_code == 0:
@@ -233,6 +253,31 @@ class Verification:
             network=self.settings.sandbox_network,
         )
 
+    def _check_code(self) -> tuple[str, ...]:
+        """A recorded static check of the Python files changed since HEAD: what they newly
+        fail on (see devbot.tools.lint), at most MAX_PROBLEMS lines."""
+        tree = self.tree
+        if tree is None:
+            return ()
+
+        def check() -> tuple[str, ...]:
+            problems: list[str] = []
+            for path in tree.changed_paths():
+                if not path.endswith(PYTHON_SUFFIXES):
+                    continue
+                try:
+                    after = read_inside(self.worktree, path, MAX_BYTES)
+                except (OSError, ValueError):
+                    continue
+                before = tree.read_blob("HEAD", path)
+                problems += [_with_hint(p, tree) for p in new_problems(path, before, after)]
+            if problems:
+                self.say(f"static check: {len(problems)} problem(s) in the changed code")
+            return tuple(problems[:MAX_PROBLEMS])
+
+        found: tuple[str, ...] = self.record("check_code", check)
+        return found
+
     def _run_tests(self) -> TestRun | None:
         """One recorded test run (resolving the command on the tree as it is now)."""
 
@@ -256,6 +301,23 @@ class Verification:
         if outcome is not None:
             self.runs.append(outcome)
         return outcome
+
+
+def _with_hint(problem: Problem, tree: Git) -> str:
+    """The problem, and for an undefined name where the repository defines it at the top
+    of a module (so an import is likely what is missing)."""
+    name = problem.undefined
+    if not name.isidentifier():
+        return str(problem)
+    defined = (
+        rf"^((async[[:space:]]+)?(def|class)[[:space:]]+{name}[^A-Za-z0-9_]|{name}[[:space:]]*[:=])"
+    )
+    places = [(p, n) for p, n in tree.grep(defined, "*.py", "*.pyi") if p != problem.path]
+    if not places:
+        return str(problem)
+    where = ", ".join(f"{p}:{n}" for p, n in places[:3])
+    hint = render("devbot.runs", "code_problem_defined.txt", name=name, where=where).strip()
+    return f"{problem}\n  {hint}"
 
 
 def resolve_test_command(

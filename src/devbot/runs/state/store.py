@@ -45,6 +45,7 @@ runs_table = sa.Table(
     sa.Column("created_at", sa.Float, nullable=False),
     sa.Column("finished_at", sa.Float, nullable=True),
 )
+sa.Index("devbot_runs_created_at", runs_table.c.created_at)
 
 events_table = sa.Table(
     "devbot_run_events",
@@ -62,6 +63,26 @@ cancel_requests_table = sa.Table(
 )
 
 ACTIVE_STATUSES = ("queued", "running", "interrupted")
+
+
+@dataclass(frozen=True)
+class RunFilter:
+    """Which runs a listing shows: None matches any value."""
+
+    status: str | None = None
+    repo: str | None = None
+    kind: str | None = None
+
+
+@dataclass(frozen=True)
+class RunUsage:
+    """What totals are made of: one run's start, end, repository, status and cost."""
+
+    created_at: float
+    finished_at: float | None
+    repo: str
+    status: str
+    cost_usd: float
 
 
 @dataclass
@@ -174,6 +195,42 @@ class RunStore:
         with self._tx() as conn:
             return [RunRecord(**dict(row._mapping)) for row in conn.execute(query)]
 
+    def page(self, where: RunFilter, offset: int, limit: int) -> tuple[list[RunRecord], int]:
+        """One page of the runs `where` matches, newest first, and how many it matches."""
+        conditions = [
+            getattr(runs_table.c, name) == value
+            for name, value in vars(where).items()
+            if value is not None
+        ]
+        query = (
+            sa.select(runs_table)
+            .where(*conditions)
+            .order_by(runs_table.c.created_at.desc(), runs_table.c.id.desc())
+            .offset(offset)
+            .limit(limit)
+        )
+        count = sa.select(sa.func.count()).select_from(runs_table).where(*conditions)
+        with self._tx() as conn:
+            records = [RunRecord(**dict(row._mapping)) for row in conn.execute(query)]
+            return records, int(conn.execute(count).scalar_one())
+
+    def distinct(self, column: str) -> list[str]:
+        """The values of `column` (repo, kind, status) that runs have, sorted."""
+        field = getattr(runs_table.c, column)
+        with self._tx() as conn:
+            return sorted(row[0] for row in conn.execute(sa.select(field).distinct()))
+
+    def usage_since(self, since: float) -> list[RunUsage]:
+        """The figures of every run started at `since` or later, oldest first."""
+        c = runs_table.c
+        query = (
+            sa.select(c.created_at, c.finished_at, c.repo, c.status, c.cost_usd)
+            .where(c.created_at >= since)
+            .order_by(c.created_at)
+        )
+        with self._tx() as conn:
+            return [RunUsage(*row) for row in conn.execute(query)]
+
     def find_for_plan(self, repo: str, plan_path: str, plan_sha: str) -> RunRecord | None:
         """A run already made for this exact plan content, if any."""
         query = (
@@ -240,13 +297,22 @@ class RunStore:
             conn.execute(events_table.insert().values(run_id=run_id, seq=seq, event=payload))
 
     def events(self, run_id: str) -> list[dict[str, Any]]:
+        return [event for _, event in self.events_after(run_id, -1)]
+
+    def events_after(
+        self, run_id: str, after: int, limit: int | None = None
+    ) -> list[tuple[int, dict[str, Any]]]:
+        """(seq, event) of the run's events after `after`, in order: what a live view
+        polls for (the primary key serves the lookup)."""
         query = (
-            sa.select(events_table.c.event)
+            sa.select(events_table.c.seq, events_table.c.event)
             .where(events_table.c.run_id == run_id)
+            .where(events_table.c.seq > after)
             .order_by(events_table.c.seq)
+            .limit(limit)
         )
         with self._tx() as conn:
-            return [json.loads(row.event) for row in conn.execute(query)]
+            return [(row.seq, json.loads(row.event)) for row in conn.execute(query)]
 
 
 def _as_row(record: RunRecord) -> dict[str, Any]:
@@ -262,12 +328,16 @@ def _with_driver(url: str) -> str:
 
 
 def create_tables(metadata: sa.MetaData, engine: sa.Engine) -> None:
-    """Create missing tables, and add the columns a newer devbot added to a table an older
-    one created (each with its server default); several workers starting at once may race."""
+    """Create missing tables and indexes (also an index added to a table made by an older
+    devbot), and add the columns a newer devbot added to a table an older one created (each
+    with its server default); several workers starting at once may race to create them."""
     for attempt in range(5):
         try:
             metadata.create_all(engine)
             _add_missing_columns(metadata, engine)
+            for table in metadata.tables.values():
+                for index in table.indexes:
+                    index.create(engine, checkfirst=True)
             return
         except (sa.exc.ProgrammingError, sa.exc.IntegrityError, sa.exc.OperationalError):
             if attempt == 4:

@@ -23,6 +23,7 @@ from devbot.config import ConfigError, Settings
 from devbot.runs.engine.engine import Engine, running
 from devbot.runs.engine.metrics import WebhookCounts
 from devbot.runs.runtime import ForgeUnavailable, Runtime
+from devbot.triggers.dashboard.server import dashboard_for
 from devbot.triggers.interrupt import stop_on_interrupt
 from devbot.triggers.webhook.app import create_app
 from devbot.triggers.webhook.connections import (
@@ -96,10 +97,11 @@ class WebhookServer:
         host: str = "127.0.0.1",
         port: int = 8000,
         limits: Limits | None = None,
+        dashboard: Any = None,
     ) -> None:
         """`identity`: devbot's own login on the forge (`forge_identity`). With `engine`,
         accepted deliveries are dispatched to their workflows (with the server's `flags`);
-        without, they are only stored."""
+        without, they are only stored. `dashboard`: an app served at every other path."""
         settings = runtime.settings
         self.runtime, self.settings = runtime, settings
         limits = limits or Limits.from_settings(settings)
@@ -126,6 +128,8 @@ class WebhookServer:
             counts=self.webhooks,
             metrics=metrics.text if metrics is not None else None,
         )
+        if dashboard is not None:
+            self.app.mount("/", dashboard)
         self.socket = socket.create_server((host, port), reuse_port=False)
         self.socket.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)  # inherited on accept
         self.host, self.port = self.socket.getsockname()[:2]
@@ -225,6 +229,7 @@ def serve(
             flags=flags,
             host=host,
             port=port,
+            dashboard=dashboard_for(engine, settings, host),
         )
         where = repo or engine.runtime.served.url
         runs = "runs here" if local else "runs go to the workers"
@@ -232,6 +237,7 @@ def serve(
             f"devbot serve: POST {server.url}/webhook, GET {server.url}/healthz and /metrics "
             f"(repo {where}; {runs})"
         )
+        say(f"dashboard: {server.url}/")
         stop_on_interrupt(engine.runtime, say)  # uvicorn passes the signal on when it stops
         server.serve_forever()
     return 0
