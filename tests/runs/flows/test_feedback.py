@@ -5,8 +5,10 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable
+from typing import Any
 
 import pytest
+from dbos import DBOS
 
 from tests.fixtures.feedback import REPO, FeedbackPR
 from tests.fixtures.github_double import DEFAULT_LOGIN, DEFAULT_TOKEN
@@ -67,6 +69,41 @@ def test_three_comments_in_a_burst_give_one_run_and_a_later_one_the_next(
     assert (runs[0].deliveries, runs[1].deliveries) == (3, 1), runs
     statuses = [c["body"] for c in s.posted() if "devbot feedback run" in c["body"]]
     assert len(statuses) == 2
+
+
+def test_a_comment_whose_delivery_is_late_still_joins_its_burst(
+    feedback_pr: Callable[..., FeedbackPR],
+) -> None:
+    """On a busy machine a delivery's workflow may reach the schedule after the window
+    although its comment came within it (CI saw a burst of three split in two): the waiting
+    run counts deliveries received and not yet settled, and waits for them."""
+    s = feedback_pr([{"text": FIX}], feedback_debounce_s=0.5)
+    late = s.double.add_review_comment(
+        REPO, s.number, "alice", "and this", path="hello.txt", line=1
+    )
+    hold = s.double.hold_answer(
+        lambda method, path, body: (
+            method == "POST" and path.endswith(f"/pulls/comments/{late['id']}/reactions")
+        )
+    )
+    assert s.review_comment("alice", "first", path="hello.txt", line=1)[0] == 202
+    assert s.deliver("pull_request_review_comment", late, "comment")[0] == 202
+    hold.wait()  # the late delivery's workflow is held in its reaction, before its schedule
+    deadline = time.monotonic() + 60
+    while len(_readings(s, "debounce")) < 3:  # the run read the quiet time thrice: > window
+        assert time.monotonic() < deadline, s.runs()
+        time.sleep(0.05)
+    assert [r.state for r in s.runs()] == ["waiting"]
+    hold.release()
+    (run,) = s.wait_idle(1)
+    assert run.state == "done" and run.deliveries == 2
+
+
+def _readings(s: FeedbackPR, step: str) -> list[Any]:
+    runs = s.runs()
+    if not runs:
+        return []
+    return [x for x in DBOS.list_workflow_steps(runs[0].run_id) if x["function_name"] == step]
 
 
 @pytest.mark.parametrize("who", ["read-only user", "bot", "devbot itself", "replay", "unsigned"])

@@ -105,11 +105,20 @@ class FeedbackRun(DurableRun):
         window = self.server_settings.feedback_debounce_s
         waited = 0.0
         while waited < 10 * window:
-            quiet: float = self.step("debounce", lambda: self.state.quiet_for(self.run_id))
+            quiet: float = self.step("debounce", self._quiet_for)
             if quiet >= window:
                 return
             DBOS.sleep(window - quiet)
             waited += window - quiet
+
+    def _quiet_for(self) -> float:
+        """Seconds since the newest comment this run took in; 0 while a comment on the PR
+        was received but not scheduled yet (on a busy machine its delivery's workflow may
+        reach the schedule after the window, though the comment came within it)."""
+        unsettled = self.runtime.inbox.unsettled_comments(self.number)
+        if unsettled - set(self.state.received(self.scope, self.number)):
+            return 0.0
+        return self.state.quiet_for(self.run_id)
 
     def _record(self, pr: PullRequest) -> None:
         self.store.create(

@@ -13,7 +13,7 @@ from typing import Any
 
 import sqlalchemy as sa
 
-from devbot.runs.requests import Trigger, trigger_from_json, trigger_to_json
+from devbot.runs.requests import FeedbackTrigger, Trigger, trigger_from_json, trigger_to_json
 
 _metadata = sa.MetaData()
 
@@ -32,6 +32,9 @@ _pending_index = sa.Index(
     "devbot_webhook_deliveries_status", deliveries_table.c.status, deliveries_table.c.received_at
 )
 
+
+UNSETTLED_LOOKED_AT = 500
+"""Unsettled deliveries looked at, newest first (a backlog past it is not waited for)."""
 
 Item = tuple[str, str, str, Trigger]
 """(delivery id, event, action, trigger) of one accepted delivery."""
@@ -109,6 +112,21 @@ class Inbox:
         )
         with self.engine.begin() as conn:
             return [_delivery(row) for row in conn.execute(query)]
+
+    def unsettled_comments(self, number: int) -> set[int]:
+        """The comments on pull request `number` whose deliveries are not settled yet
+        (pending, or their workflow still going)."""
+        query = (
+            sa.select(deliveries_table.c.trigger)
+            .where(deliveries_table.c.status.in_(("pending", "dispatched")))
+            .order_by(deliveries_table.c.received_at.desc())
+            .limit(UNSETTLED_LOOKED_AT)
+        )
+        with self.engine.begin() as conn:
+            triggers = [trigger_from_json(row.trigger) for row in conn.execute(query)]
+        return {
+            t.comment.id for t in triggers if isinstance(t, FeedbackTrigger) and t.number == number
+        }
 
     def mark(self, delivery_ids: list[str], status: str, note: str = "") -> None:
         if not delivery_ids:
