@@ -2,7 +2,7 @@
 
     .venv/bin/python -m bench.local_model [--runs 3] [--tasks hello,rename]
         [--agents devbot,aider-whole] [--base-url http://127.0.0.1:8088/v1] [--fresh]
-        [--out local_model] [--redo devbot]
+        [--out local_model] [--redo devbot] [--merge local_model_devbot]
 
 Needs the local model (`../shared/tools/local-llm serve`) and the peers
 (`bench/local_model/setup-peers.sh`). Every request of every agent goes through a counting
@@ -125,6 +125,11 @@ def main() -> int:
     parser.add_argument(
         "--redo", default="", help="agents whose kept results are dropped first (comma-separated)"
     )
+    parser.add_argument(
+        "--merge",
+        default="",
+        help="fold in the runs of bench/results/NAME.json (a bench run beside this one)",
+    )
     args = parser.parse_args()
     agents = [a for a in args.agents.split(",") if a]
     unknown = [a for a in agents if a not in AGENTS]
@@ -145,6 +150,10 @@ def main() -> int:
     data = _load(store, args.fresh)
     redo = set(args.redo.split(","))
     data["runs"] = [run for run in data["runs"] if run["agent"] not in redo]
+    if args.merge:
+        kept = {(r["agent"], r["task"], r["run"]) for r in data["runs"]}
+        other = _load(RESULTS / f"{args.merge}.json", fresh=False)["runs"]
+        data["runs"] += [r for r in other if (r["agent"], r["task"], r["run"]) not in kept]
     data |= {
         "date": dt.date.today().isoformat(),
         "model": model,
@@ -191,6 +200,8 @@ def main() -> int:
                     (RESULTS / f"{args.out}.md").write_text(
                         _markdown(data, list(AGENTS)), encoding="utf-8"
                     )
+    store.write_text(json.dumps(data, indent=1) + "\n", encoding="utf-8")
+    (RESULTS / f"{args.out}.md").write_text(_markdown(data, list(AGENTS)), encoding="utf-8")
     print(_markdown(data, list(AGENTS)))
     return 0
 
