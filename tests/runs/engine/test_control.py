@@ -17,7 +17,15 @@ from devbot.runs.state.store import RunStateError
 from tests.fixtures.devbot_process import DevbotProcess, StepReader, dbos_url
 from tests.fixtures.engine import PlanRunner, plan_text
 
-SLOW = {"text": "@@WRITE notes.txt\nstill working\n@@END\n", "delay": 0.4}
+
+def slow(turns: int) -> list[dict[str, object]]:
+    """Turns that each change notes.txt (the same reply again would end the run stuck)."""
+    return [
+        {"text": f"@@WRITE notes.txt\nstill working ({n})\n@@END\n", "delay": 0.4}
+        for n in range(turns)
+    ]
+
+
 FINISH = {"text": "@@FINISH\nDone.\n@@END\n"}
 
 
@@ -30,7 +38,7 @@ def _front(runner: PlanRunner, branch: str, path: str) -> str:
 def test_cancel_stops_at_the_next_step_and_pushes_a_cancelled_report_then_retry_finishes(
     plan_runner: PlanRunner,
 ) -> None:
-    settings = plan_runner.settings([SLOW] * 6 + [FINISH])
+    settings = plan_runner.settings([*slow(6), FINISH])
     plan = plan_runner.write_plan(plan_text("Work slowly.", title="Task"))
     run_id = plan_runner.launch(settings).submit_plan(plan, settings).record.id
     store = plan_runner.store()
@@ -81,7 +89,7 @@ def test_recorded_steps_that_do_not_fit_the_code_fail_the_run_with_a_clear_reaso
     plan_runner: PlanRunner, devbot_process: DevbotProcess, tmp_path: Path
 ) -> None:
     repo = plan_runner.repo.work
-    settings_file = plan_runner.script_file([SLOW] * 3 + [FINISH])
+    settings_file = plan_runner.script_file([*slow(3), FINISH])
     plan = plan_runner.write_plan(plan_text("Work.", title="Task"))
     process = devbot_process.start(
         "run", str(plan), "--model", f"scripted/{settings_file}", cwd=repo
