@@ -1,4 +1,5 @@
-"""Watch plan folders and report each plan once its writer has finished writing it.
+"""Watch plan folders and report each plan once its writer has finished writing it; watch
+Spec Kit folders (`specs/`) and report a feature folder once its `tasks.md` is written.
 
 On Linux the inotify observer reports close-after-write, so a plan is handled only when the
 file that was written is closed (or when a finished file is moved in); a half-written plan is
@@ -35,6 +36,7 @@ from watchdog.utils import UnsupportedLibcError, platform
 from devbot.plans.plan import is_plan_filename
 
 logger = logging.getLogger("devbot.watcher")
+TASKS_FILE = "tasks.md"
 
 ObserverFactory = Callable[[], BaseObserver]
 
@@ -80,10 +82,13 @@ class _Handler(FileSystemEventHandler):
 
 
 class PlanWatcher:
-    """Calls ``on_plan(path)`` once for each plan file written or moved into ``plan_dirs``.
+    """Calls ``on_plan(path)`` once for each plan file written or moved into ``plan_dirs``,
+    and ``on_plan(folder)`` for each feature folder of ``feature_dirs`` (``specs/NNN-x/``)
+    whose ``tasks.md`` is written or moved in (the last document Spec Kit writes).
 
-    ``plan_dirs`` are relative to ``repo`` (absolute paths are kept) and are created when
-    missing. Plans already present are not reported: the caller runs ``scan()`` at start.
+    ``plan_dirs`` and ``feature_dirs`` are relative to ``repo`` (absolute paths are kept)
+    and are created when missing. Plans already present are not reported: the caller runs
+    ``scan()`` at start.
     ``observer_factory`` replaces the native observer (e.g. polling on a network mount); a
     replacement is assumed not to report close-after-write.
     """
@@ -94,6 +99,7 @@ class PlanWatcher:
         plan_dirs: Sequence[str],
         on_plan: Callable[[Path], None],
         *,
+        feature_dirs: Sequence[str] = (),
         settle_s: float = 0.05,
         observer_factory: ObserverFactory | None = None,
     ) -> None:
@@ -102,6 +108,9 @@ class PlanWatcher:
         self.repo = repo.resolve()
         self.dirs: tuple[Path, ...] = tuple(
             dict.fromkeys((self.repo / d).resolve() for d in plan_dirs)
+        )
+        self.feature_dirs: tuple[Path, ...] = tuple(
+            dict.fromkeys((self.repo / d).resolve() for d in feature_dirs)
         )
         self.on_plan = on_plan
         self.settle_s = settle_s
@@ -115,7 +124,8 @@ class PlanWatcher:
         self._stopping = False
 
     def scan(self) -> list[Path]:
-        """Plan files already in the watched folders, sorted (for plans added while down)."""
+        """Plan files already in the watched folders, sorted (for plans added while down),
+        then the feature folders with a tasks.md, sorted."""
         found = [
             p
             for d in self.dirs
@@ -123,13 +133,20 @@ class PlanWatcher:
             for p in d.iterdir()
             if is_plan_filename(p.name) and p.is_file()
         ]
-        return sorted(found)
+        features = [
+            p
+            for d in self.feature_dirs
+            if d.is_dir()
+            for p in d.iterdir()
+            if (p / TASKS_FILE).is_file()
+        ]
+        return sorted(found) + sorted(features)
 
     def start(self) -> None:
         """Create missing plan folders, start the worker, then start observing."""
         if self._observer is not None:
             raise RuntimeError("PlanWatcher already started")
-        for d in self.dirs:
+        for d in (*self.dirs, *self.feature_dirs):
             d.mkdir(parents=True, exist_ok=True)
         if self._observer_factory is None:
             observer, self.close_events = _native_observer()
@@ -138,6 +155,8 @@ class PlanWatcher:
         handler = _Handler(self)
         for d in self.dirs:
             observer.schedule(handler, str(d), recursive=False)
+        for d in self.feature_dirs:
+            observer.schedule(handler, str(d), recursive=True)
         with self._cond:
             self._stopping = False
             self._pending.clear()
@@ -148,7 +167,7 @@ class PlanWatcher:
         self._observer = observer
         logger.info(
             "watching %s (%s)",
-            ", ".join(str(d) for d in self.dirs),
+            ", ".join(str(d) for d in (*self.dirs, *self.feature_dirs)),
             "close-write" if self.close_events else f"{self.settle_s}s of quiet",
         )
 
@@ -203,8 +222,11 @@ class PlanWatcher:
         self.stop()
 
     def _touch(self, path: Path) -> None:
-        """A write to ``path`` may be complete: (re)start its settle delay if it is a plan."""
-        if path.parent not in self.dirs or not is_plan_filename(path.name):
+        """A write to ``path`` may be complete: (re)start its settle delay if it is a plan
+        (or, for a feature's tasks.md, its folder's)."""
+        if path.name == TASKS_FILE and path.parent.parent in self.feature_dirs:
+            path = path.parent
+        elif path.parent not in self.dirs or not is_plan_filename(path.name):
             return
         now = time.monotonic()
         with self._cond:
@@ -214,6 +236,8 @@ class PlanWatcher:
 
     def _forget(self, path: Path) -> None:
         """``path`` is gone (deleted or moved away): do not report a pending write."""
+        if path.name == TASKS_FILE:
+            path = path.parent
         with self._cond:
             self._pending.pop(path, None)
 

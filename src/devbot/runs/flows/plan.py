@@ -69,7 +69,7 @@ class PlanRun(DurableRun):
             )
         if checkout.reused:
             self.say(f"continuing branch {checkout.branch} (and its PR) from an earlier run")
-        if _text_inside(self.worktree, self.plan_rel) != self.plan.text:
+        if text_inside(self.worktree, self.plan_rel) != self.plan.text:
             write_inside(self.worktree, self.plan_rel, self.plan.text)
         today = dt.date.today()
         if checkout.reused and previous is not None and previous.report_path:
@@ -143,7 +143,7 @@ class PlanRun(DurableRun):
         return Published(True, pr_url=pr.url)
 
 
-def _text_inside(worktree: Path, relative: str) -> str | None:
+def text_inside(worktree: Path, relative: str) -> str | None:
     """The file's text, or None when there is no regular file inside the worktree there."""
     try:
         return read_inside(worktree, relative)

@@ -23,7 +23,7 @@ from __future__ import annotations
 import datetime as dt
 import time
 from abc import ABC, abstractmethod
-from collections.abc import Callable
+from collections.abc import Callable, Collection
 from dataclasses import dataclass
 from typing import Any, TypeVar
 
@@ -48,6 +48,7 @@ from devbot.runs.flows.checkpoint import WorkspaceKeeper, WorkspaceLost, restore
 from devbot.runs.flows.report import RunFacts, agent_figures, commit_report
 from devbot.runs.flows.verify import (
     TestSummary,
+    Verification,
     resolve_test_command,
     testing_notes,
     tests_failure,
@@ -60,7 +61,9 @@ from devbot.vcs.git import Commit, GitError
 from devbot.vcs.repository import Repository
 
 T = TypeVar("T")
-WORKSPACE_STEPS = frozenset({"setup", "action", "verify", "commit_work", "commit_report"})
+WORKSPACE_STEPS = frozenset(
+    {"setup", "action", "verify", "commit_task", "commit_work", "commit_report"}
+)
 """Steps that may change the worktree: each keeps it (a checkpoint) before it is recorded."""
 
 
@@ -239,7 +242,7 @@ class DurableRun(ABC):
     def execute(self) -> RunResult: ...
 
     def context_for(
-        self, task_text: str, test_command: str | None, own_documents: tuple[str, str]
+        self, task_text: str, test_command: str | None, own_documents: Collection[str]
     ) -> RepositoryContext:
         """What the agent is told about the repository; called in the prepare step, whose
         record keeps it once the worktree is gone."""
@@ -273,12 +276,14 @@ class DurableRun(ABC):
             self.tree,
             prepared.task,
             verification,
-            read_only=kept_from_the_agent(prepared.plan_path, prepared.report_path),
+            read_only=self.read_only(prepared),
             run_id=self.run_id,
             say=self.say,
             started_at=self.started_at,
             record=self.step,
             should_stop=self.cancel_requested if self.cancellable else None,
+            review_finish=self.finish_review(verification),
+            next_task=self.next_task_hook(),
         )
         cancelled = self.cancellable and (
             result.exit_status == ExitStatus.CANCELLED or self.cancel_requested()
@@ -286,8 +291,25 @@ class DurableRun(ABC):
         tests = verification.final(
             result.exit_status == ExitStatus.SUBMITTED, run_tests=not cancelled
         )
-        status, reason = judge(result, tests, cancelled)
+        status, reason = self.verdict(result, tests, cancelled)
         return Outcome(result, tests, status, reason)
+
+    def read_only(self, prepared: Prepared) -> dict[str, str]:
+        """What the agent may read but not change, each with the reason it is told."""
+        return kept_from_the_agent(prepared.plan_path, prepared.report_path)
+
+    def finish_review(self, verification: Verification) -> Callable[[], str | None]:
+        """What reviews the agent's finish (the static check, then the tests)."""
+        return verification.review_finish
+
+    def next_task_hook(self) -> Callable[[str], str | None] | None:
+        """What may follow an accepted finish with another task (see `Agent.next_task`)."""
+        return None
+
+    def verdict(
+        self, result: AgentResult, tests: TestSummary, cancelled: bool
+    ) -> tuple[Status, str]:
+        return judge(result, tests, cancelled)
 
     def cancel_requested(self) -> bool:
         """A recorded check, so a resumed run replays the same answer at the same point."""
