@@ -21,6 +21,8 @@ from types import TracebackType
 from typing import Self
 
 from watchdog.events import (
+    DirCreatedEvent,
+    DirMovedEvent,
     FileClosedEvent,
     FileCreatedEvent,
     FileDeletedEvent,
@@ -64,9 +66,11 @@ class _Handler(FileSystemEventHandler):
         self._watcher = watcher
 
     def dispatch(self, event: FileSystemEvent) -> None:
-        if event.is_directory:
-            return
         w = self._watcher
+        if event.is_directory:
+            if isinstance(event, DirCreatedEvent | DirMovedEvent):
+                w._folder_appeared(Path(os.fsdecode(event.dest_path or event.src_path)))
+            return
         src = os.fsdecode(event.src_path)
         if isinstance(event, FileMovedEvent):
             if src:
@@ -233,6 +237,12 @@ class PlanWatcher:
             self._promote_due(now)
             self._pending[path] = now + self.settle_s
             self._cond.notify_all()
+
+    def _folder_appeared(self, folder: Path) -> None:
+        """A feature folder created or moved in may hold its tasks.md already (a copy, a
+        checkout): its writes came before the folder was watched, so look now."""
+        if folder.parent in self.feature_dirs and (folder / TASKS_FILE).is_file():
+            self._touch(folder / TASKS_FILE)
 
     def _forget(self, path: Path) -> None:
         """``path`` is gone (deleted or moved away): do not report a pending write."""
