@@ -10,6 +10,7 @@ import yaml
 
 from devbot.llm.scripted import ScriptedModel
 from devbot.plans.speckit import parse_tasks
+from devbot.runs.engine.control import retry_run
 from devbot.runs.runtime import default_forge
 from devbot.runs.state.store import RunRecord
 from devbot.vcs.forge import LocalForge
@@ -255,3 +256,22 @@ def test_the_agent_may_not_edit_the_feature_documents(plan_runner: PlanRunner) -
     events = plan_runner.store().events(record.id)
     refused = [e["content"] for e in events if e["kind"] == "action" and not e["ok"]]
     assert refused and "is a document of the Spec Kit feature you implement" in refused[0]
+
+
+def test_runs_retry_of_a_spec_run_runs_the_same_feature_again_on_its_branch(
+    plan_runner: PlanRunner,
+) -> None:
+    repo = plan_runner.repo
+    lay_out_feature(repo.work)
+    first = run_feature(plan_runner, [ALL_TASKS[0], finish("NOT DONE: later")])
+    (repo.work / TASKS).unlink()  # the retry needs no checkout copy: it has the feature
+
+    settings = plan_runner.settings(ALL_TASKS[1:])
+    again = retry_run(plan_runner.engine, first.id, settings)
+    plan_runner.engine.wait(again.id)
+
+    retried = plan_runner.store().get(again.id)
+    assert retried.status == "completed", retried.message
+    assert retried.kind == "spec" and retried.branch == first.branch == BRANCH
+    tasks = parse_tasks(repo.remote_file(BRANCH, TASKS) or "", TASKS)
+    assert all(t.done for t in tasks)
