@@ -206,6 +206,40 @@ class DurableRun(ABC):
         self._ensure_workspace()
         return prepared
 
+    def check_out_branch(
+        self, plan_path: str, slug: str, base_branch: str | None, new_report: str
+    ) -> tuple[worktrees.Checkout, str]:
+        """The worktree on the run's branch (for the prepare step of plan and spec runs): the
+        branch it reserved before a crash cut this short, else that of the newest earlier
+        run of `plan_path` (continued, with its PR and its report), else a new
+        `branch_prefix + slug` from the base; and the report's path (`new_report` unless
+        an earlier run's is continued), both kept in the run record."""
+        previous = self.store.previous_run_for_plan(self.repository.key, plan_path, self.run_id)
+        own_branch = self.store.get(self.run_id).branch
+        with self.local.synced() as git:
+            worktrees.repair_interrupted(git, self.worktree)
+            checkout = worktrees.check_out(
+                git,
+                self.worktree,
+                remote=self.remote,
+                base_branch=base_branch or self.settings.base_branch,
+                new_branch=f"{self.settings.branch_prefix}{slug}",
+                existing_branch=own_branch or (previous.branch if previous else None),
+                reserve=lambda branch: self.store.update(self.run_id, branch=branch),
+            )
+        report = new_report
+        if checkout.reused:
+            self.say(f"continuing branch {checkout.branch} (and its PR) from an earlier run")
+            if previous is not None and previous.report_path:
+                report = previous.report_path
+        self.store.update(
+            self.run_id,
+            branch=checkout.branch,
+            base_branch=checkout.base_branch,
+            report_path=report,
+        )
+        return checkout, report
+
     def _keeper(self, prepared: Prepared) -> WorkspaceKeeper:
         return WorkspaceKeeper(self.runtime.checkpoints, self.run_id, self.tree, prepared.start_sha)
 

@@ -218,36 +218,14 @@ class SpecRun(DurableRun):
     # -- prepare ------------------------------------------------------------------------
 
     def _do_prepare(self) -> Prepared:
-        feature = self.feature
-        previous = self.store.previous_run_for_plan(
-            self.repository.key, feature.folder, self.run_id
+        feature, today = self.feature, dt.date.today()
+        checkout, report_rel = self.check_out_branch(
+            feature.folder,
+            feature.slug,
+            None,
+            f"{feature.folder}/{today:%y%m%d}__REPORT__{feature.slug}.md",
         )
-        own_branch = self.store.get(self.run_id).branch  # chosen before a crash cut this short
-        with self.local.synced() as git:
-            worktrees.repair_interrupted(git, self.worktree)
-            checkout = worktrees.check_out(
-                git,
-                self.worktree,
-                remote=self.remote,
-                base_branch=self.settings.base_branch,
-                new_branch=f"{self.settings.branch_prefix}{feature.slug}",
-                existing_branch=own_branch or (previous.branch if previous else None),
-                reserve=lambda branch: self.store.update(self.run_id, branch=branch),
-            )
-        if checkout.reused:
-            self.say(f"continuing branch {checkout.branch} (its ticks and its PR)")
         self._commit_documents()
-        today = dt.date.today()
-        if checkout.reused and previous is not None and previous.report_path:
-            report_rel = previous.report_path
-        else:
-            report_rel = f"{feature.folder}/{today:%y%m%d}__REPORT__{feature.slug}.md"
-        self.store.update(
-            self.run_id,
-            branch=checkout.branch,
-            base_branch=checkout.base_branch,
-            report_path=report_rel,
-        )
         return self._prepared(checkout, report_rel, today)
 
     def _prepared(self, checkout: worktrees.Checkout, report_rel: str, today: dt.date) -> Prepared:
