@@ -24,6 +24,11 @@ def test_within_every_limit_goes_on() -> None:
         (progress(cost=1.25), ExitStatus.COST_LIMIT, "$1.2500 spent of $1.0000"),
         (progress(elapsed=61), ExitStatus.TIME_LIMIT, "61s of 60s"),
         (progress(errors=3), ExitStatus.FORMAT_ERRORS, "3 malformed replies in a row"),
+        (
+            Progress(1, 0.0, 0.0, 0, repeated_turns=3),
+            ExitStatus.STUCK,
+            "the same reply 3 turns in a row",
+        ),
     ],
 )
 def test_each_limit_names_itself(used: Progress, status: ExitStatus, says: str) -> None:
@@ -34,8 +39,11 @@ def test_each_limit_names_itself(used: Progress, status: ExitStatus, says: str) 
 
 
 def test_zero_switches_limits_off() -> None:
-    unlimited = Limits(max_steps=0, max_usd=0, max_wall_s=0, max_format_errors=0)
-    assert check_limits(unlimited, progress(10**6, 10**6, 10**6, 10**6)) is None
+    unlimited = Limits(
+        max_steps=0, max_usd=0, max_wall_s=0, max_format_errors=0, max_repeated_turns=0
+    )
+    endless = Progress(10**6, 10**6, 10**6, 10**6, repeated_turns=10**6)
+    assert check_limits(unlimited, endless) is None
 
 
 def test_exit_status_values_are_stable_strings() -> None:
@@ -47,4 +55,5 @@ def test_exit_status_values_are_stable_strings() -> None:
         "format_errors",
         "model_error",
         "cancelled",
+        "stuck",
     ]

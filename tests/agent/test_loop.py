@@ -176,6 +176,31 @@ def test_step_limit_ends_with_a_wrap_up_summary(protocol: str, workspace: Worksp
 
 
 @pytest.mark.parametrize("protocol", PROTOCOLS)
+def test_the_same_reply_with_the_same_results_three_times_ends_the_run_stuck(
+    protocol: str, workspace: Workspace
+) -> None:
+    """Seen with Qwen2.5-Coder-1.5B at temperature 0: the reply it already sent, whatever it
+    was told, until the step limit."""
+    (workspace.root / "a.txt").write_text("a\n")
+    same = entry(protocol, ("read", "a.txt"), ("write", "a.txt", "a\n"))
+    model = spy([same, same, same, same, entry(protocol, ("finish", "never reached"))])
+    result = agent(model, protocol, workspace).run(HELLO)
+    assert result.exit_status is ExitStatus.STUCK
+    assert "the same reply 3 turns in a row" in result.message
+    assert result.model_calls == 3  # no wrap-up turn either
+
+
+@pytest.mark.parametrize("protocol", PROTOCOLS)
+def test_a_repeated_reply_whose_results_differ_is_not_stuck(
+    protocol: str, workspace: Workspace
+) -> None:
+    appended = [entry(protocol, ("run", "echo x >> log.txt; wc -l < log.txt")) for _ in range(4)]
+    model = spy([*appended, entry(protocol, ("finish", "Logged four times."))])
+    result = agent(model, protocol, workspace).run(HELLO)
+    assert result.exit_status is ExitStatus.SUBMITTED
+
+
+@pytest.mark.parametrize("protocol", PROTOCOLS)
 def test_cost_limit_counts_every_billed_call(protocol: str, workspace: Workspace) -> None:
     script = [prose_only(), entry(protocol, ("list", ".")), entry(protocol, ("list", "."))]
     model = spy(script, cost_per_call=0.4)

@@ -170,6 +170,14 @@ def test_write_under_a_file_is_an_error_not_an_exception(workspace: Workspace) -
     assert "failed" in result.output
 
 
+def test_write_of_the_same_content_says_nothing_changed(workspace: Workspace) -> None:
+    (workspace.root / "m.py").write_text("a = 1\n")
+    mtime = (workspace.root / "m.py").stat().st_mtime_ns
+    result = workspace.write_file("m.py", "a = 1\n")
+    assert result.ok and "unchanged" in result.output and "finish" in result.output
+    assert (workspace.root / "m.py").stat().st_mtime_ns == mtime
+
+
 # edit_file
 
 

@@ -16,6 +16,7 @@ class ExitStatus(StrEnum):
     FORMAT_ERRORS = "format_errors"
     MODEL_ERROR = "model_error"
     CANCELLED = "cancelled"
+    STUCK = "stuck"
 
 
 @dataclass(frozen=True)
@@ -26,6 +27,8 @@ class Limits:
     max_usd: float = 3.0
     max_wall_s: float = 1800.0
     max_format_errors: int = 3
+    max_repeated_turns: int = 3
+    """The same reply with the same results this many turns in a row ends the run."""
 
 
 @dataclass(frozen=True)
@@ -36,6 +39,8 @@ class Progress:
     cost_usd: float
     elapsed_s: float
     format_errors: int
+    repeated_turns: int = 0
+    """How many turns in a row ended as the one before (same reply, same results)."""
 
 
 @dataclass(frozen=True)
@@ -53,6 +58,12 @@ def check_limits(limits: Limits, progress: Progress) -> LimitHit | None:
             ExitStatus.FORMAT_ERRORS,
             f"{progress.format_errors} malformed replies in a row"
             f" (limit {limits.max_format_errors})",
+        )
+    if 0 < limits.max_repeated_turns <= progress.repeated_turns:
+        return LimitHit(
+            ExitStatus.STUCK,
+            f"the model sent the same reply {progress.repeated_turns} turns in a row and got"
+            " the same results each time",
         )
     if 0 < limits.max_usd <= progress.cost_usd:
         return LimitHit(

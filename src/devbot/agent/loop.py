@@ -58,11 +58,20 @@ class _Run:
     completion_tokens: int = 0
     cost_usd: float = 0.0
     format_errors: int = 0
+    repeated_turns: int = 0
+    last_turn: tuple[str, tuple[Observation, ...]] | None = None
     summary: str = ""
     trajectory: list[dict[str, Any]] = field(default_factory=list)
 
     def add(self, messages: list[Message], observation_of: int | None = None) -> None:
         self.history.extend(Entry(message, observation_of) for message in messages)
+
+    def count_repeat(self, reply: ModelReply, observations: list[Observation]) -> None:
+        """Count turns in a row that repeat the one before: same reply, same results."""
+        calls = [(call.name, sorted(call.arguments.items())) for call in reply.tool_calls]
+        turn = (reply.text + repr(calls), tuple(observations))
+        self.repeated_turns = self.repeated_turns + 1 if turn == self.last_turn else 1
+        self.last_turn = turn
 
 
 class Agent:
@@ -143,7 +152,11 @@ class Agent:
             if self.should_stop is not None and self.should_stop():
                 return ExitStatus.CANCELLED, "cancelled on request"
             progress = Progress(
-                run.steps, run.cost_usd, self.clock() - run.started_at, run.format_errors
+                run.steps,
+                run.cost_usd,
+                self.clock() - run.started_at,
+                run.format_errors,
+                run.repeated_turns,
             )
             hit = check_limits(self.limits, progress)
             if hit is not None:
@@ -179,6 +192,7 @@ class Agent:
                     refused = render("devbot.agent", "finish_refused.txt").strip()
                     observations.append(Observation(ok=False, output=refused))
             run.add(self.protocol.observation_messages(reading, observations), run.steps)
+            run.count_repeat(reply, observations)
 
     def _answer_finish(self, run: _Run, summary: str) -> Observation | None:
         """None accepts the finish and ends the run; else what answers it, and the loop goes

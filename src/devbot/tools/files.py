@@ -168,6 +168,8 @@ class Workspace:
                 old, encoding = decode(data)
                 if _uses_crlf(old):
                     content = content.replace("\r\n", "\n").replace("\n", "\r\n")
+                if content == old:
+                    return ToolResult(True, _say("write_unchanged.txt", path=shown))
         self._write(real, shown, content, encoding, mode)
         lines = content.count("\n") + (1 if content and not content.endswith("\n") else 0)
         template = "write_overwritten.txt" if existed else "write_created.txt"

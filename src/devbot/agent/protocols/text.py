@@ -338,17 +338,20 @@ def _trim_blank(lines: list[str], *, leading: bool = True) -> list[str]:
 
 
 def _unfence(body: list[str], path: str) -> list[str]:
-    """Drop a ``` fence wrapped around a whole file body or a whole @@OLD/@@NEW part (not
-    for prose files, where a fence may be content)."""
+    """Drop a ``` fence wrapped around a whole file body or a whole @@OLD/@@NEW part. In a
+    prose file, where a fence may be content, only what is broken markup goes: empty fence
+    pairs at the start, and a bare closing fence at the end that closes nothing."""
     lines = _trim_blank(body)
-    if (
-        len(lines) >= 2
-        and lines[0].strip().startswith("```")
-        and lines[-1].strip() == "```"
-        and not path.lower().endswith(_MARKDOWN)
-    ):
-        return lines[1:-1]
-    return body
+    if not path.lower().endswith(_MARKDOWN):
+        if len(lines) >= 2 and lines[0].strip().startswith("```") and lines[-1].strip() == "```":
+            return lines[1:-1]
+        return body
+    cleaned = lines
+    while len(cleaned) >= 2 and cleaned[0].strip() == cleaned[1].strip() == "```":
+        cleaned = _trim_blank(cleaned[2:])
+    if cleaned and cleaned[-1].strip() == "```" and sum(map(_is_fence, cleaned)) % 2 == 1:
+        cleaned = _trim_blank(cleaned[:-1])
+    return body if cleaned == lines else cleaned
 
 
 def _clean_path(arg: str) -> str:

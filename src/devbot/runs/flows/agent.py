@@ -182,4 +182,5 @@ def limits_of(settings: Settings) -> Limits:
         max_usd=settings.max_usd,
         max_wall_s=settings.max_wall_s,
         max_format_errors=settings.max_format_errors,
+        max_repeated_turns=settings.max_repeated_turns,
     )
