@@ -14,4 +14,5 @@ pytest_plugins = [
     "tests.fixtures.feedback",
     "tests.fixtures.fleet",
     "tests.fixtures.dashboard",
+    "tests.fixtures.speckit",
 ]

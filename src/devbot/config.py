@@ -46,6 +46,8 @@ class Settings:
     sandbox_uid: int = 65534
     max_test_rounds: int = 3
     plan_dirs: tuple[str, ...] = ("ai-plans",)
+    spec_dirs: tuple[str, ...] = ("specs",)
+    spec_context_tokens: int = 8000
     database_url: str | None = None
     base_branch: str | None = None
     remote: str = "origin"

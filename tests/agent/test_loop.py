@@ -424,3 +424,54 @@ def test_masking_keeps_prompts_bounded(protocol: str, workspace: Workspace) -> N
     sizes = [chars(prompt, None) for prompt in model.prompts]
     assert max(sizes[4:]) - min(sizes[4:]) < 1000
     assert max(sizes) < 3 * 2000 + 4000
+
+
+@pytest.mark.parametrize("protocol", PROTOCOLS)
+def test_next_task_answers_each_finish_in_the_same_conversation_until_none(
+    protocol: str, workspace: Workspace
+) -> None:
+    """A Spec Kit run's tasks: each accepted finish is told to `next_task`, whose text is the
+    finish's ok result; None ends the run, submitted."""
+    model = spy(
+        [
+            entry(protocol, ("write", "a.txt", "a\n"), ("finish", "Did A.")),
+            entry(protocol, ("write", "b.txt", "b\n"), ("finish", "Did B.")),
+        ]
+    )
+    told: list[str] = []
+
+    def next_task(summary: str) -> str | None:
+        told.append(summary)
+        return "Now task B: write b.txt." if len(told) == 1 else None
+
+    result = agent(model, protocol, workspace, next_task=next_task).run(HELLO)
+    assert result.exit_status is ExitStatus.SUBMITTED
+    assert told == ["Did A.", "Did B."]
+    assert result.summary == "Did B." and result.model_calls == 2
+    kinds = [e["kind"] for e in result.trajectory]
+    assert kinds == ["model", "action", "next_task", "model", "action", "exit"]
+    second = model.prompts[1]
+    assert len([m for m in second if m.role == "assistant"]) == 1  # one conversation
+    assert "Now task B: write b.txt." in second[-1].content
+    assert "FAILED" not in second[-1].content and '"ok": false' not in second[-1].content
+
+
+@pytest.mark.parametrize("protocol", PROTOCOLS)
+def test_a_review_objection_comes_before_the_next_task(protocol: str, workspace: Workspace) -> None:
+    model = spy(
+        [
+            entry(protocol, ("finish", "Done too early.")),
+            entry(protocol, ("write", "a.txt", "a\n"), ("finish", "Did A.")),
+        ]
+    )
+    objections = iter(["a.txt is missing", None])
+    told: list[str] = []
+    result = agent(
+        model,
+        protocol,
+        workspace,
+        review_finish=lambda: next(objections),
+        next_task=lambda summary: told.append(summary) or None,
+    ).run(HELLO)
+    assert result.exit_status is ExitStatus.SUBMITTED
+    assert told == ["Did A."]  # the objected finish never reached next_task

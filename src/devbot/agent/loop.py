@@ -79,6 +79,9 @@ class Agent:
 
     `review_finish`, when given, is asked before a finish is accepted (the verifier runs the
     tests there); a text it returns is the finish's failed result and the loop goes on.
+    `next_task`, when given, is told each accepted finish's summary: a text it returns is
+    the finish's result and the next task in the same conversation (a Spec Kit feature is
+    worked through task by task); None ends the run.
 
     `clock` is read before each turn and, during an action, by the tools that stop at the
     run's deadline. Those reads happen inside the recorded action, so a recorder must run a
@@ -99,6 +102,7 @@ class Agent:
         should_stop: Callable[[], bool] | None = None,
         clock: Callable[[], float] = time.monotonic,
         review_finish: Callable[[], str | None] | None = None,
+        next_task: Callable[[str], str | None] | None = None,
     ) -> None:
         self.model, self.protocol, self.workspace, self.sandbox = (
             model,
@@ -113,7 +117,7 @@ class Agent:
             should_stop,
             clock,
         )
-        self.review_finish = review_finish
+        self.review_finish, self.next_task = review_finish, next_task
 
     def run(self, task: Task, *, started_at: float | None = None) -> AgentResult:
         """Work on `task` until done or stopped; `started_at` (clock time) lets a resumed
@@ -180,16 +184,28 @@ class Agent:
             if isinstance(finish, Finish):
                 if all(observation.ok for observation in observations):
                     run.summary = finish.summary
-                    objection = self.review_finish() if self.review_finish else None
-                    if objection is None:
+                    answer = self._answer_finish(run, finish.summary)
+                    if answer is None:
                         return ExitStatus.SUBMITTED, "the agent finished the task"
-                    self._event(run, "review", objection)
-                    observations.append(Observation(ok=False, output=objection))
+                    observations.append(answer)
                 else:
                     refused = render("devbot.agent", "finish_refused.txt").strip()
                     observations.append(Observation(ok=False, output=refused))
             run.add(self.protocol.observation_messages(reading, observations), run.steps)
             run.count_repeat(reply, observations)
+
+    def _answer_finish(self, run: _Run, summary: str) -> Observation | None:
+        """None accepts the finish and ends the run; else what answers it, and the loop goes
+        on: the review's objection (a failed result), or the next task (an ok one)."""
+        objection = self.review_finish() if self.review_finish else None
+        if objection is not None:
+            self._event(run, "review", objection)
+            return Observation(ok=False, output=objection)
+        following = self.next_task(summary) if self.next_task else None
+        if following is None:
+            return None
+        self._event(run, "next_task", following)
+        return Observation(ok=True, output=following)
 
     def _ask(self, run: _Run, name: str, messages: list[Message]) -> ModelReply:
         """One recorded model turn, charged whether or not its reply turns out usable."""

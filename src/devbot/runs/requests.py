@@ -17,6 +17,7 @@ from typing import Any, Literal
 
 from devbot.config import Settings
 from devbot.plans.plan import Plan
+from devbot.plans.speckit import Feature
 from devbot.vcs.forge import Comment
 from devbot.vcs.repository import Repository
 
@@ -31,6 +32,18 @@ class PlanRequest:
     repository: Repository
     plan_rel: str
     plan: Plan
+    settings: Settings
+    started_at: float = field(default_factory=time.time)
+
+
+@dataclass(frozen=True)
+class SpecRequest:
+    """Work through the tasks of the Spec Kit `feature` (read from the checkout, committed
+    on the run's branch) in `repository`."""
+
+    run_id: str
+    repository: Repository
+    feature: Feature
     settings: Settings
     started_at: float = field(default_factory=time.time)
 

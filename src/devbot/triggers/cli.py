@@ -86,13 +86,20 @@ def build_parser() -> argparse.ArgumentParser:
     init = sub.add_parser("init", help="write a commented devbot.toml and an example plan")
     _repo_option(init)
 
-    run = sub.add_parser("run", help="run one plan now and wait for it")
-    run.add_argument("plan", type=Path, help="the plan file, e.g. ai-plans/261124__PLAN__x.md")
+    run = sub.add_parser("run", help="run one plan (or Spec Kit feature) now and wait for it")
+    run.add_argument(
+        "plan",
+        type=Path,
+        help="the plan file, e.g. ai-plans/261124__PLAN__x.md, or a Spec Kit feature folder, "
+        "e.g. specs/001-photo-albums/",
+    )
     _repo_option(run, "the git repository (default: the plan's)")
     _add_setting_flags(run)
     _add_allow_flag(run)
 
-    watch = sub.add_parser("watch", help="run plans as they appear in the plan folders")
+    watch = sub.add_parser(
+        "watch", help="run plans as they appear in the plan folders (and Spec Kit features)"
+    )
     _repo_option(watch)
     watch.add_argument("--dirs", default=None, help="comma-separated plan folders to watch")
     _add_setting_flags(watch)

@@ -68,8 +68,8 @@ def cmd_run(args: argparse.Namespace, flags: dict[str, Any]) -> int:
     from devbot.runs.engine.engine import running  # lazy: DBOS
 
     plan = args.plan.resolve()
-    if not plan.is_file():
-        raise PlanError(f"{args.plan}: no such plan file")
+    if not (plan.is_file() or plan.is_dir()):
+        raise PlanError(f"{args.plan}: no such plan file or Spec Kit feature folder")
     repo = _repo(args, plan.parent)
     settings = load_settings(repo, flags)
     console = Console()

@@ -1,4 +1,5 @@
-"""`devbot watch`: run each new or changed plan in the plan folders, once per content.
+"""`devbot watch`: run each new or changed plan in the plan folders, and each Spec Kit
+feature folder of the spec folders whose tasks.md is written, once per content.
 
 Plans already handled (same path, same content) are skipped, also across restarts; plans
 added while devbot was down are found by a scan at start. Runs go one at a time, in order.
@@ -51,13 +52,16 @@ def watch(
     with running(settings, repo, serve_queue=settings.workers == "local") as engine:
         stop_on_interrupt(engine.runtime, console.say, stop)
         watcher = PlanWatcher(
-            repo, settings.plan_dirs, lambda plan: handle_plan(engine, plan, settings, console)
+            repo,
+            settings.plan_dirs,
+            lambda plan: handle_plan(engine, plan, settings, console),
+            feature_dirs=settings.spec_dirs,
         )
         try:
             with watcher:
                 for plan in watcher.scan():
                     watcher.submit(plan)
-                folders = ", ".join(settings.plan_dirs)
+                folders = ", ".join((*settings.plan_dirs, *settings.spec_dirs))
                 console.say(f"watching {folders} in {repo} (Ctrl-C to stop)")
                 watcher.run_forever(stop)
         finally:

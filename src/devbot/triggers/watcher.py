@@ -1,4 +1,5 @@
-"""Watch plan folders and report each plan once its writer has finished writing it.
+"""Watch plan folders and report each plan once its writer has finished writing it; watch
+Spec Kit folders (`specs/`) and report a feature folder once its `tasks.md` is written.
 
 On Linux the inotify observer reports close-after-write, so a plan is handled only when the
 file that was written is closed (or when a finished file is moved in); a half-written plan is
@@ -20,6 +21,8 @@ from types import TracebackType
 from typing import Self
 
 from watchdog.events import (
+    DirCreatedEvent,
+    DirMovedEvent,
     FileClosedEvent,
     FileCreatedEvent,
     FileDeletedEvent,
@@ -35,6 +38,7 @@ from watchdog.utils import UnsupportedLibcError, platform
 from devbot.plans.plan import is_plan_filename
 
 logger = logging.getLogger("devbot.watcher")
+TASKS_FILE = "tasks.md"
 
 ObserverFactory = Callable[[], BaseObserver]
 
@@ -62,9 +66,11 @@ class _Handler(FileSystemEventHandler):
         self._watcher = watcher
 
     def dispatch(self, event: FileSystemEvent) -> None:
-        if event.is_directory:
-            return
         w = self._watcher
+        if event.is_directory:
+            if isinstance(event, DirCreatedEvent | DirMovedEvent):
+                w._folder_appeared(Path(os.fsdecode(event.dest_path or event.src_path)))
+            return
         src = os.fsdecode(event.src_path)
         if isinstance(event, FileMovedEvent):
             if src:
@@ -80,10 +86,13 @@ class _Handler(FileSystemEventHandler):
 
 
 class PlanWatcher:
-    """Calls ``on_plan(path)`` once for each plan file written or moved into ``plan_dirs``.
+    """Calls ``on_plan(path)`` once for each plan file written or moved into ``plan_dirs``,
+    and ``on_plan(folder)`` for each feature folder of ``feature_dirs`` (``specs/NNN-x/``)
+    whose ``tasks.md`` is written or moved in (the last document Spec Kit writes).
 
-    ``plan_dirs`` are relative to ``repo`` (absolute paths are kept) and are created when
-    missing. Plans already present are not reported: the caller runs ``scan()`` at start.
+    ``plan_dirs`` and ``feature_dirs`` are relative to ``repo`` (absolute paths are kept)
+    and are created when missing. Plans already present are not reported: the caller runs
+    ``scan()`` at start.
     ``observer_factory`` replaces the native observer (e.g. polling on a network mount); a
     replacement is assumed not to report close-after-write.
     """
@@ -94,6 +103,7 @@ class PlanWatcher:
         plan_dirs: Sequence[str],
         on_plan: Callable[[Path], None],
         *,
+        feature_dirs: Sequence[str] = (),
         settle_s: float = 0.05,
         observer_factory: ObserverFactory | None = None,
     ) -> None:
@@ -102,6 +112,9 @@ class PlanWatcher:
         self.repo = repo.resolve()
         self.dirs: tuple[Path, ...] = tuple(
             dict.fromkeys((self.repo / d).resolve() for d in plan_dirs)
+        )
+        self.feature_dirs: tuple[Path, ...] = tuple(
+            dict.fromkeys((self.repo / d).resolve() for d in feature_dirs)
         )
         self.on_plan = on_plan
         self.settle_s = settle_s
@@ -115,7 +128,8 @@ class PlanWatcher:
         self._stopping = False
 
     def scan(self) -> list[Path]:
-        """Plan files already in the watched folders, sorted (for plans added while down)."""
+        """Plan files already in the watched folders, sorted (for plans added while down),
+        then the feature folders with a tasks.md, sorted."""
         found = [
             p
             for d in self.dirs
@@ -123,13 +137,20 @@ class PlanWatcher:
             for p in d.iterdir()
             if is_plan_filename(p.name) and p.is_file()
         ]
-        return sorted(found)
+        features = [
+            p
+            for d in self.feature_dirs
+            if d.is_dir()
+            for p in d.iterdir()
+            if (p / TASKS_FILE).is_file()
+        ]
+        return sorted(found) + sorted(features)
 
     def start(self) -> None:
         """Create missing plan folders, start the worker, then start observing."""
         if self._observer is not None:
             raise RuntimeError("PlanWatcher already started")
-        for d in self.dirs:
+        for d in (*self.dirs, *self.feature_dirs):
             d.mkdir(parents=True, exist_ok=True)
         if self._observer_factory is None:
             observer, self.close_events = _native_observer()
@@ -138,6 +159,8 @@ class PlanWatcher:
         handler = _Handler(self)
         for d in self.dirs:
             observer.schedule(handler, str(d), recursive=False)
+        for d in self.feature_dirs:
+            observer.schedule(handler, str(d), recursive=True)
         with self._cond:
             self._stopping = False
             self._pending.clear()
@@ -148,7 +171,7 @@ class PlanWatcher:
         self._observer = observer
         logger.info(
             "watching %s (%s)",
-            ", ".join(str(d) for d in self.dirs),
+            ", ".join(str(d) for d in (*self.dirs, *self.feature_dirs)),
             "close-write" if self.close_events else f"{self.settle_s}s of quiet",
         )
 
@@ -203,8 +226,11 @@ class PlanWatcher:
         self.stop()
 
     def _touch(self, path: Path) -> None:
-        """A write to ``path`` may be complete: (re)start its settle delay if it is a plan."""
-        if path.parent not in self.dirs or not is_plan_filename(path.name):
+        """A write to ``path`` may be complete: (re)start its settle delay if it is a plan
+        (or, for a feature's tasks.md, its folder's)."""
+        if path.name == TASKS_FILE and path.parent.parent in self.feature_dirs:
+            path = path.parent
+        elif path.parent not in self.dirs or not is_plan_filename(path.name):
             return
         now = time.monotonic()
         with self._cond:
@@ -212,8 +238,16 @@ class PlanWatcher:
             self._pending[path] = now + self.settle_s
             self._cond.notify_all()
 
+    def _folder_appeared(self, folder: Path) -> None:
+        """A feature folder created or moved in may hold its tasks.md already (a copy, a
+        checkout): its writes came before the folder was watched, so look now."""
+        if folder.parent in self.feature_dirs and (folder / TASKS_FILE).is_file():
+            self._touch(folder / TASKS_FILE)
+
     def _forget(self, path: Path) -> None:
         """``path`` is gone (deleted or moved away): do not report a pending write."""
+        if path.name == TASKS_FILE:
+            path = path.parent
         with self._cond:
             self._pending.pop(path, None)
 

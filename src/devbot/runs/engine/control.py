@@ -19,7 +19,7 @@ from devbot.config import Settings
 from devbot.runs.engine.engine import Engine
 from devbot.runs.engine.flows import QUEUE_NAME
 from devbot.runs.flows.plan import plan_sha
-from devbot.runs.requests import PlanRequest
+from devbot.runs.requests import PlanRequest, SpecRequest
 from devbot.runs.state.store import ACTIVE_STATUSES, RunRecord, RunStateError, RunStore
 
 
@@ -79,12 +79,15 @@ def resume_run(engine: Engine, run_id: str) -> Outcome:
 
 
 def retry_run(engine: Engine, run_id: str, settings: Settings) -> RunRecord:
-    """Start a new run of the plan content the earlier run had."""
+    """Start a new run of the plan content (or Spec Kit feature) the earlier run had."""
     record = engine.runtime.store.get(run_id)
     if record.status in ACTIVE_STATUSES:
         raise RunStateError(f"run {record.id} is still {record.status}; cancel it first")
     workflow = _workflow(record.id)
     args = workflow.input["args"] if workflow is not None and workflow.input else ()
+    if args and isinstance(args[0], SpecRequest):
+        request = args[0]
+        return engine.flows.submit_spec(request.repository, request.feature, settings).record
     if args and isinstance(args[0], PlanRequest):
         text, repository = args[0].plan.text, args[0].repository
     else:

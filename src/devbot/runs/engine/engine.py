@@ -40,6 +40,7 @@ from devbot.runs.engine.flows import (
 from devbot.runs.engine.metrics import Metrics, WebhookCounts
 from devbot.runs.engine.supervisor import Supervisor
 from devbot.runs.engine.workers import WorkerRegistry
+from devbot.runs.flows.spec import read_feature
 from devbot.runs.requests import DeliveryRequest, RunResult, Trigger
 from devbot.runs.runtime import ForgeFactory, Runtime, checkout_repository
 from devbot.tools.inside import inside_path
@@ -142,9 +143,11 @@ class Engine:
         repo: Path | None = None,
     ) -> Submission:
         """Start a run of the plan file `plan_path` of the checkout `repo` (default: the
-        runtime's); the run names the checkout's remote. The file is read here, bounded, and
-        refused (PlanError) when it is a symbolic link out of the repository;
-        `Flows.submit` parses it once. ConfigError for a bad model setting."""
+        runtime's), or a spec run when it is a Spec Kit feature folder (`specs/001-x/`,
+        read and validated by `read_feature`); the run names the checkout's remote. The
+        file is read here, bounded, and refused (PlanError) when it is a symbolic link out
+        of the repository; `Flows.submit` parses it once. ConfigError for a bad model
+        setting."""
         repo = repo or self.runtime.repo
         if repo == self.runtime.checkout and self.runtime.repository is not None:
             repository = self.runtime.repository
@@ -155,6 +158,11 @@ class Engine:
             real = inside_path(repo, relative)
         except PathOutsideWorkspace as exc:
             raise PlanError(str(plan_path), f"not a file inside the repository: {exc}") from None
+        if real.is_dir():
+            feature = read_feature(repo, Path(relative).as_posix(), settings.max_plan_bytes)
+            return self.flows.submit_spec(
+                repository, feature, settings, only_if_new=only_if_new, via_queue=via_queue
+            )
         text = read_plan_text(real, settings.max_plan_bytes, str(plan_path))
         return self.flows.submit(
             repository,

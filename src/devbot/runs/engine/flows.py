@@ -22,10 +22,18 @@ from dbos import DBOS, DBOSConfiguredInstance, SetEnqueueOptions, SetWorkflowID
 
 from devbot.config import Settings
 from devbot.plans.plan import parse_plan_text
+from devbot.plans.speckit import Feature
 from devbot.runs.flows.delivery import DeliveryFlow, DeliveryOutcome
 from devbot.runs.flows.feedback import FeedbackRun
 from devbot.runs.flows.plan import PlanRun, plan_sha
-from devbot.runs.requests import DeliveryRequest, FeedbackRequest, PlanRequest, RunResult
+from devbot.runs.flows.spec import SpecRun
+from devbot.runs.requests import (
+    DeliveryRequest,
+    FeedbackRequest,
+    PlanRequest,
+    RunResult,
+    SpecRequest,
+)
 from devbot.runs.runtime import Runtime
 from devbot.runs.state.store import RunRecord
 from devbot.vcs.repository import Repository
@@ -68,6 +76,10 @@ class Flows(DBOSConfiguredInstance):
     @DBOS.workflow(name="devbot.plan_run", max_recovery_attempts=MAX_RECOVERY_ATTEMPTS)
     def plan_run(self, request: PlanRequest) -> RunResult:
         return PlanRun(self.runtime, request).run()
+
+    @DBOS.workflow(name="devbot.spec_run", max_recovery_attempts=MAX_RECOVERY_ATTEMPTS)
+    def spec_run(self, request: SpecRequest) -> RunResult:
+        return SpecRun(self.runtime, request).run()
 
     @DBOS.workflow(name="devbot.feedback_run", max_recovery_attempts=MAX_RECOVERY_ATTEMPTS)
     def feedback_run(self, request: FeedbackRequest) -> RunResult:
@@ -125,6 +137,45 @@ class Flows(DBOSConfiguredInstance):
         request = PlanRequest(run_id, repository, plan_rel, plan, settings)
         queued = settings.workers == "external" if via_queue is None else via_queue
         self.start_plan_run(request, queued)
+        return Submission(runtime.store.get(run_id), is_new=True)
+
+    def submit_spec(
+        self,
+        repository: Repository,
+        feature: Feature,
+        settings: Settings,
+        *,
+        only_if_new: bool = False,
+        via_queue: bool | None = None,
+    ) -> Submission:
+        """Start a spec run of the Spec Kit `feature` (read and validated by the caller);
+        `only_if_new` and `via_queue` as for `submit`. The run record names the feature's
+        folder and one hash of its documents."""
+        runtime = self.runtime
+        runtime.model(settings)  # refuse a bad model setting now; preloads its SDK
+        key, sha = repository.key, feature.sha
+        if only_if_new:
+            earlier = runtime.store.find_for_plan(key, feature.folder, sha)
+            if earlier is not None:
+                return Submission(earlier, is_new=False)
+        run_id = new_run_id(feature.slug)
+        record = RunRecord(
+            id=run_id,
+            kind="spec",
+            repo=key,
+            plan_path=feature.folder,
+            plan_sha=sha,
+            title=feature.title,
+        )
+        runtime.store.create(record)
+        request = SpecRequest(run_id, repository, feature, settings)
+        queued = settings.workers == "external" if via_queue is None else via_queue
+        with SetWorkflowID(run_id):
+            if queued:
+                with SetEnqueueOptions(queue_partition_key=repository.key):
+                    run_queue(runtime).enqueue(self.spec_run, request)
+            else:
+                DBOS.start_workflow(self.spec_run, request)
         return Submission(runtime.store.get(run_id), is_new=True)
 
     def start_issue_run(self, plan_rel: str, text: str, request: DeliveryRequest) -> str:

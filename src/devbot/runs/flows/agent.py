@@ -141,9 +141,12 @@ def run_agent(
     started_at: float,
     record: StepRecorder,
     should_stop: Callable[[], bool] | None = None,
+    review_finish: Callable[[], str | None] | None = None,
+    next_task: Callable[[str], str | None] | None = None,
 ) -> AgentResult:
     """Run the agent on `task` in the worktree `tree`; usage and the trajectory (gated)
-    go to the run record.
+    go to the run record. A finish is reviewed by `review_finish` (default: the
+    verification's static check and tests); `next_task` may follow it with another task.
 
     The clock the limits read is a recorded step too: a run resumed long after its start
     replays the same decisions up to its last step, and only then meets its time limit."""
@@ -165,7 +168,8 @@ def run_agent(
         on_event=on_event,
         should_stop=should_stop,
         clock=lambda: float(record("clock", time.time)),
-        review_finish=verification.review_finish,
+        review_finish=review_finish or verification.review_finish,
+        next_task=next_task,
     )
     result = agent.run(task, started_at=started_at)
     store.update(run_id, exit_status=str(result.exit_status), **usage_of(result))

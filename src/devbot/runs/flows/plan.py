@@ -15,7 +15,6 @@ from pathlib import Path, PurePosixPath
 
 from devbot.agent import Task
 from devbot.plans.plan import report_filename_for
-from devbot.runs.flows import worktree as worktrees
 from devbot.runs.flows.report import RunFacts
 from devbot.runs.flows.skeleton import DurableRun, Outcome, Prepared, Published
 from devbot.runs.requests import PlanRequest, RunResult
@@ -53,36 +52,16 @@ class PlanRun(DurableRun):
         return self.end(prepared, self.work(prepared))
 
     def _do_prepare(self) -> Prepared:
-        key = self.repository.key
-        previous = self.store.previous_run_for_plan(key, self.plan_rel, self.run_id)
-        own_branch = self.store.get(self.run_id).branch  # chosen before a crash cut this short
-        with self.local.synced() as git:
-            worktrees.repair_interrupted(git, self.worktree)
-            checkout = worktrees.check_out(
-                git,
-                self.worktree,
-                remote=self.remote,
-                base_branch=self.plan.base_branch or self.settings.base_branch,
-                new_branch=f"{self.settings.branch_prefix}{self.plan.slug}",
-                existing_branch=own_branch or (previous.branch if previous else None),
-                reserve=lambda branch: self.store.update(self.run_id, branch=branch),
-            )
-        if checkout.reused:
-            self.say(f"continuing branch {checkout.branch} (and its PR) from an earlier run")
-        if _text_inside(self.worktree, self.plan_rel) != self.plan.text:
-            write_inside(self.worktree, self.plan_rel, self.plan.text)
         today = dt.date.today()
-        if checkout.reused and previous is not None and previous.report_path:
-            report_rel = previous.report_path
-        else:
-            folder = PurePosixPath(self.plan_rel).parent
-            report_rel = str(folder / report_filename_for(self.plan, today))
-        self.store.update(
-            self.run_id,
-            branch=checkout.branch,
-            base_branch=checkout.base_branch,
-            report_path=report_rel,
+        folder = PurePosixPath(self.plan_rel).parent
+        checkout, report_rel = self.check_out_branch(
+            self.plan_rel,
+            self.plan.slug,
+            self.plan.base_branch,
+            str(folder / report_filename_for(self.plan, today)),
         )
+        if text_inside(self.worktree, self.plan_rel) != self.plan.text:
+            write_inside(self.worktree, self.plan_rel, self.plan.text)
         # the task context is kept in the record: the worktree is gone after the push
         context = self.context_for(
             f"{self.plan.title}\n{self.plan.body}",
@@ -143,7 +122,7 @@ class PlanRun(DurableRun):
         return Published(True, pr_url=pr.url)
 
 
-def _text_inside(worktree: Path, relative: str) -> str | None:
+def text_inside(worktree: Path, relative: str) -> str | None:
     """The file's text, or None when there is no regular file inside the worktree there."""
     try:
         return read_inside(worktree, relative)

@@ -46,6 +46,8 @@ class RunFacts:
     """Nested repositories and `.git`-named entries left out of the commit."""
     context: str = ""
     """What the agent was told about the repository, in one line."""
+    own_documents: tuple[str, ...] = ()
+    """More documents of the run (a Spec Kit feature's), left out of Files Changed."""
 
 
 def _lines(count: int) -> str:
@@ -163,7 +165,7 @@ def commit_report(git: Git, facts: RunFacts, base_sha: str, message: str) -> str
     """Write the report on what changed since `base_sha` (the plan and the report themselves
     left out), secrets redacted, and commit it in the worktree `git` works on; the new head."""
     worktree = git.toplevel()
-    own = {facts.plan_path, facts.report_path}
+    own = {facts.plan_path, facts.report_path, *facts.own_documents}
     changes = [c for c in git.changes_between(base_sha, "HEAD") if c.path not in own]
     write_inside(worktree, facts.report_path, outward(render_report(build_report(facts, changes))))
     git.commit_all(message)

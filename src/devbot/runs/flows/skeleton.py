@@ -23,7 +23,7 @@ from __future__ import annotations
 import datetime as dt
 import time
 from abc import ABC, abstractmethod
-from collections.abc import Callable
+from collections.abc import Callable, Collection
 from dataclasses import dataclass
 from typing import Any, TypeVar
 
@@ -48,6 +48,7 @@ from devbot.runs.flows.checkpoint import WorkspaceKeeper, WorkspaceLost, restore
 from devbot.runs.flows.report import RunFacts, agent_figures, commit_report
 from devbot.runs.flows.verify import (
     TestSummary,
+    Verification,
     resolve_test_command,
     testing_notes,
     tests_failure,
@@ -60,7 +61,9 @@ from devbot.vcs.git import Commit, GitError
 from devbot.vcs.repository import Repository
 
 T = TypeVar("T")
-WORKSPACE_STEPS = frozenset({"setup", "action", "verify", "commit_work", "commit_report"})
+WORKSPACE_STEPS = frozenset(
+    {"setup", "action", "verify", "commit_task", "commit_work", "commit_report"}
+)
 """Steps that may change the worktree: each keeps it (a checkpoint) before it is recorded."""
 
 
@@ -203,6 +206,40 @@ class DurableRun(ABC):
         self._ensure_workspace()
         return prepared
 
+    def check_out_branch(
+        self, plan_path: str, slug: str, base_branch: str | None, new_report: str
+    ) -> tuple[worktrees.Checkout, str]:
+        """The worktree on the run's branch (for the prepare step of plan and spec runs): the
+        branch it reserved before a crash cut this short, else that of the newest earlier
+        run of `plan_path` (continued, with its PR and its report), else a new
+        `branch_prefix + slug` from the base; and the report's path (`new_report` unless
+        an earlier run's is continued), both kept in the run record."""
+        previous = self.store.previous_run_for_plan(self.repository.key, plan_path, self.run_id)
+        own_branch = self.store.get(self.run_id).branch
+        with self.local.synced() as git:
+            worktrees.repair_interrupted(git, self.worktree)
+            checkout = worktrees.check_out(
+                git,
+                self.worktree,
+                remote=self.remote,
+                base_branch=base_branch or self.settings.base_branch,
+                new_branch=f"{self.settings.branch_prefix}{slug}",
+                existing_branch=own_branch or (previous.branch if previous else None),
+                reserve=lambda branch: self.store.update(self.run_id, branch=branch),
+            )
+        report = new_report
+        if checkout.reused:
+            self.say(f"continuing branch {checkout.branch} (and its PR) from an earlier run")
+            if previous is not None and previous.report_path:
+                report = previous.report_path
+        self.store.update(
+            self.run_id,
+            branch=checkout.branch,
+            base_branch=checkout.base_branch,
+            report_path=report,
+        )
+        return checkout, report
+
     def _keeper(self, prepared: Prepared) -> WorkspaceKeeper:
         return WorkspaceKeeper(self.runtime.checkpoints, self.run_id, self.tree, prepared.start_sha)
 
@@ -239,7 +276,7 @@ class DurableRun(ABC):
     def execute(self) -> RunResult: ...
 
     def context_for(
-        self, task_text: str, test_command: str | None, own_documents: tuple[str, str]
+        self, task_text: str, test_command: str | None, own_documents: Collection[str]
     ) -> RepositoryContext:
         """What the agent is told about the repository; called in the prepare step, whose
         record keeps it once the worktree is gone."""
@@ -273,12 +310,14 @@ class DurableRun(ABC):
             self.tree,
             prepared.task,
             verification,
-            read_only=kept_from_the_agent(prepared.plan_path, prepared.report_path),
+            read_only=self.read_only(prepared),
             run_id=self.run_id,
             say=self.say,
             started_at=self.started_at,
             record=self.step,
             should_stop=self.cancel_requested if self.cancellable else None,
+            review_finish=self.finish_review(verification),
+            next_task=self.next_task_hook(),
         )
         cancelled = self.cancellable and (
             result.exit_status == ExitStatus.CANCELLED or self.cancel_requested()
@@ -286,8 +325,25 @@ class DurableRun(ABC):
         tests = verification.final(
             result.exit_status == ExitStatus.SUBMITTED, run_tests=not cancelled
         )
-        status, reason = judge(result, tests, cancelled)
+        status, reason = self.verdict(result, tests, cancelled)
         return Outcome(result, tests, status, reason)
+
+    def read_only(self, prepared: Prepared) -> dict[str, str]:
+        """What the agent may read but not change, each with the reason it is told."""
+        return kept_from_the_agent(prepared.plan_path, prepared.report_path)
+
+    def finish_review(self, verification: Verification) -> Callable[[], str | None]:
+        """What reviews the agent's finish (the static check, then the tests)."""
+        return verification.review_finish
+
+    def next_task_hook(self) -> Callable[[str], str | None] | None:
+        """What may follow an accepted finish with another task (see `Agent.next_task`)."""
+        return None
+
+    def verdict(
+        self, result: AgentResult, tests: TestSummary, cancelled: bool
+    ) -> tuple[Status, str]:
+        return judge(result, tests, cancelled)
 
     def cancel_requested(self) -> bool:
         """A recorded check, so a resumed run replays the same answer at the same point."""

@@ -206,16 +206,9 @@ class Verification:
     def review_finish(self) -> str | None:
         """Called when the agent finishes: None to accept, else why it must go on. Problems
         that stop changed Python code from running go back first, then failing tests."""
-        problems = self._check_code()
-        if problems and self.check_rounds < self.settings.max_test_rounds:
-            self.check_rounds += 1
-            return render(
-                "devbot.runs",
-                "code_problems.txt",
-                problems="\n".join(problems),
-                round=self.check_rounds,
-                max_rounds=self.settings.max_test_rounds,
-            ).strip()
+        objection = self.review_code()
+        if objection is not None:
+            return objection
         outcome = self._run_tests()
         self.reviewed_last = True
         if outcome is None or outcome.exit_code == 0:
@@ -235,6 +228,22 @@ class Verification:
             round=self.fix_rounds,
             max_rounds=self.settings.max_test_rounds,
             output=clip(outcome.output, FEEDBACK_CHARS).rstrip() or "(no output)",
+        ).strip()
+
+    def review_code(self) -> str | None:
+        """The static check alone (a finish that is not the last, e.g. of one task of a
+        Spec Kit feature): None to accept, else the problems the change brought, while
+        check rounds remain."""
+        problems = self._check_code()
+        if not problems or self.check_rounds >= self.settings.max_test_rounds:
+            return None
+        self.check_rounds += 1
+        return render(
+            "devbot.runs",
+            "code_problems.txt",
+            problems="\n".join(problems),
+            round=self.check_rounds,
+            max_rounds=self.settings.max_test_rounds,
         ).strip()
 
     def final(self, agent_submitted: bool, *, run_tests: bool = True) -> TestSummary:
