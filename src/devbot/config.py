@@ -85,6 +85,11 @@ class Settings:
     allow_workflow_changes: bool = False
     protected_paths: tuple[str, ...] = ()
     feedback_debounce_s: float = 3.0
+    ci_fix_attempts: int = 2
+    ci_rerun_flaky: bool = False
+    ci_wait_s: float = 1800.0
+    ci_poll_s: float = 30.0
+    ci_log_lines: int = 80
     webhook_max_connections: int = 1000
     dashboard_login: str = "auto"
     state_dir: str | None = None

@@ -62,6 +62,21 @@ class FeedbackRequest:
 
 
 @dataclass(frozen=True)
+class CiFixRequest:
+    """Fix what CI says is broken on `head_sha`, the head devbot pushed to pull request
+    `number`; `attempt` counts the PR's CI-fix runs (this one included)."""
+
+    run_id: str
+    repository: Repository
+    number: int
+    head_sha: str
+    attempt: int
+    settings: Settings
+    flags: dict[str, Any]
+    started_at: float = field(default_factory=time.time)
+
+
+@dataclass(frozen=True)
 class RunResult:
     """How a run ended: the workflow's output, also what `devbot run` prints."""
 
@@ -100,7 +115,23 @@ class IssueTrigger:
     kind: Literal["issue_plan"] = "issue_plan"
 
 
-Trigger = FeedbackTrigger | IssueTrigger
+@dataclass(frozen=True)
+class CiTrigger:
+    """A check suite, check run or workflow run of `head_sha` that ended failing, on the
+    pull requests `numbers` (as the delivery lists them: whose they are is asked later)."""
+
+    delivery_id: str
+    received_at: float
+    sender: str
+    numbers: tuple[int, ...]
+    head_sha: str
+    check: str
+    """What failed, as the delivery names it (a check, a workflow, a suite's app)."""
+    conclusion: str
+    kind: Literal["ci"] = "ci"
+
+
+Trigger = FeedbackTrigger | IssueTrigger | CiTrigger
 
 
 def trigger_to_json(trigger: Trigger) -> str:
@@ -109,6 +140,8 @@ def trigger_to_json(trigger: Trigger) -> str:
 
 def trigger_from_json(text: str) -> Trigger:
     values = json.loads(text)
+    if values["kind"] == "ci":
+        return CiTrigger(**{**values, "numbers": tuple(values["numbers"])})
     comment = values.pop("comment", None)
     values["comment"] = Comment(**comment) if comment else None
     if values["kind"] == "feedback":

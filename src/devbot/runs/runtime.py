@@ -34,7 +34,7 @@ from devbot.runs.state.inbox import Inbox
 from devbot.runs.state.permissions import PermissionCache
 from devbot.runs.state.store import RunNotFound, RunStore
 from devbot.tools.files import TEMPORARY_FILES
-from devbot.vcs.forge import FeedbackForge, Forge, LocalForge
+from devbot.vcs.forge import ChecksForge, FeedbackForge, Forge, LocalForge
 from devbot.vcs.git import Git, GitError, RemoteAuth
 from devbot.vcs.mirrors import MIRRORS_DIR, LocalRepository, MirrorCache
 from devbot.vcs.repository import Repository, RepositoryError, clean_url
@@ -42,6 +42,7 @@ from devbot.vcs.repository import Repository, RepositoryError, clean_url
 ForgeFactory = Callable[[Settings, Path], Forge]
 """(settings, checkout) -> the forge of a checkout's repository."""
 _FEEDBACK_METHODS = ("identity", "permission", "list_feedback", "post_comment")
+_CHECKS_METHODS = ("check_runs", "annotations", "job_log", "rerun_job")
 FORGES_DIR = "forges"
 WORKTREES_DIR = "worktrees"
 FEEDBACK_WORKTREES_DIR = "feedback-worktrees"
@@ -217,6 +218,15 @@ class Runtime:
                 "(GITHUB_TOKEN or a GitHub App) to answer webhooks"
             )
         return cast(FeedbackForge, forge)
+
+    def checks_forge(
+        self, settings: Settings | None = None, repository: Repository | None = None
+    ) -> ChecksForge:
+        """The forge, when it runs CI and reports it (GitHub); ForgeUnavailable otherwise."""
+        forge = self.forge(settings, repository)
+        if not all(callable(getattr(forge, name, None)) for name in _CHECKS_METHODS):
+            raise ForgeUnavailable(f"the {forge.name} forge reports no CI checks")
+        return cast(ChecksForge, forge)
 
     def may_trigger(self, forge: FeedbackForge, user: str, scope: str) -> bool:
         """Whether `user` has write permission on the repository `scope` names (`forge`'s),

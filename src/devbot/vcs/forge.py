@@ -58,6 +58,8 @@ class PullRequest:
     """Login of who opened it, as the forge records it."""
     head_repo: str = ""
     """`owner/name` of the repository the head branch lives in ("" when unknown or gone)."""
+    head_sha: str = ""
+    """The commit the head branch points at, as the forge last saw it."""
 
 
 class Forge(Protocol):
@@ -125,6 +127,66 @@ class FeedbackForge(Forge, Protocol):
     def reply_to_review_comment(self, number: int, comment_id: int, body: str) -> int: ...
 
     def resolve_thread(self, thread_id: str) -> None: ...
+
+
+FAILING_CONCLUSIONS = frozenset({"failure", "timed_out", "startup_failure"})
+"""Conclusions of a check that say the code (or its CI) is broken; `cancelled` is a person's
+choice and `action_required` waits for one, so neither starts a fix."""
+
+
+@dataclass(frozen=True)
+class CheckRun:
+    """One check of a commit (a GitHub Actions job, or another app's check)."""
+
+    id: int
+    name: str
+    status: str
+    """"queued", "in_progress" or "completed" (GitHub adds "waiting", "requested", "pending")."""
+    conclusion: str
+    """"success", "failure", ... ("" until completed)."""
+    url: str = ""
+    title: str = ""
+    summary: str = ""
+    app: str = ""
+    """The slug of the app that made it ("github-actions" for workflow jobs)."""
+    job_id: int | None = None
+    """The Actions job behind it, whose log can be read and which can be re-run."""
+
+    @property
+    def completed(self) -> bool:
+        return self.status == "completed"
+
+    @property
+    def failed(self) -> bool:
+        return self.completed and self.conclusion in FAILING_CONCLUSIONS
+
+
+@dataclass(frozen=True)
+class Annotation:
+    """A line a check pointed at (a compiler error, a failed assertion)."""
+
+    path: str
+    line: int
+    level: str
+    message: str
+    title: str = ""
+
+
+class ChecksForge(Protocol):
+    """A forge that runs CI on commits and tells its results: GitHub (checks, Actions)."""
+
+    def check_runs(self, sha: str) -> list[CheckRun]:
+        """The latest run of every check of commit `sha`."""
+        ...
+
+    def annotations(self, check_run_id: int, limit: int) -> list[Annotation]: ...
+
+    def job_log(self, job_id: int, max_bytes: int) -> tuple[str, int]:
+        """The last `max_bytes` of the job's log, and how many bytes before them were cut
+        ("" when the job has no log)."""
+        ...
+
+    def rerun_job(self, job_id: int) -> None: ...
 
 
 class LocalForge:

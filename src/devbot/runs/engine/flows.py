@@ -23,11 +23,13 @@ from dbos import DBOS, DBOSConfiguredInstance, SetEnqueueOptions, SetWorkflowID
 from devbot.config import Settings
 from devbot.plans.plan import parse_plan_text
 from devbot.plans.speckit import Feature
+from devbot.runs.flows.ci_fix import CiFixRun
 from devbot.runs.flows.delivery import DeliveryFlow, DeliveryOutcome
 from devbot.runs.flows.feedback import FeedbackRun
 from devbot.runs.flows.plan import PlanRun, plan_sha
 from devbot.runs.flows.spec import SpecRun
 from devbot.runs.requests import (
+    CiFixRequest,
     DeliveryRequest,
     FeedbackRequest,
     PlanRequest,
@@ -84,6 +86,10 @@ class Flows(DBOSConfiguredInstance):
     @DBOS.workflow(name="devbot.feedback_run", max_recovery_attempts=MAX_RECOVERY_ATTEMPTS)
     def feedback_run(self, request: FeedbackRequest) -> RunResult:
         return FeedbackRun(self.runtime, request).run()
+
+    @DBOS.workflow(name="devbot.ci_fix_run", max_recovery_attempts=MAX_RECOVERY_ATTEMPTS)
+    def ci_fix_run(self, request: CiFixRequest) -> RunResult:
+        return CiFixRun(self.runtime, request).run()
 
     @DBOS.workflow(name="devbot.webhook_delivery", max_recovery_attempts=MAX_RECOVERY_ATTEMPTS)
     def webhook_delivery(self, request: DeliveryRequest) -> DeliveryOutcome:
@@ -189,6 +195,13 @@ class Flows(DBOSConfiguredInstance):
         partition = f"{request.repository.key}#{request.number}"
         with SetWorkflowID(request.run_id), SetEnqueueOptions(queue_partition_key=partition):
             queue.enqueue(self.feedback_run, request)
+
+    def enqueue_ci_fix(self, request: CiFixRequest) -> None:
+        """On the PR's feedback partition: never beside a feedback run of the same PR."""
+        queue = DBOS.retrieve_queue(FEEDBACK_QUEUE) or feedback_queue(self.runtime)
+        partition = f"{request.repository.key}#{request.number}"
+        with SetWorkflowID(request.run_id), SetEnqueueOptions(queue_partition_key=partition):
+            queue.enqueue(self.ci_fix_run, request)
 
     def start_delivery(self, request: DeliveryRequest) -> None:
         with SetWorkflowID(f"webhook-{request.trigger.delivery_id}"):

@@ -1,8 +1,11 @@
 """The webhook delivery flow: what one stored delivery starts.
 
 It checks who sent it (write permission, cached), reacts 👀, and either schedules the PR's
-next feedback run on the per-PR feedback queue or starts a plan run for an issue. The
-engine (the `Starter`) starts those runs; this flow only decides.
+next feedback run on the per-PR feedback queue or starts a plan run for an issue. A failed
+CI result starts a CI-fix run only on a pull request devbot opened, for the head commit
+devbot pushed last, once per commit and at most `ci_fix_attempts` times per PR; whoever
+sent it authorises nothing. The engine (the `Starter`) starts those runs; this flow only
+decides.
 """
 
 from __future__ import annotations
@@ -13,11 +16,20 @@ from dataclasses import dataclass
 from typing import Protocol, TypeVar
 
 from devbot.plans.plan import plan_filename, slugify
+from devbot.runs.flows.pull_request import marker, post_once
 from devbot.runs.flows.skeleton import step
-from devbot.runs.requests import DeliveryRequest, FeedbackRequest, IssueTrigger
+from devbot.runs.requests import (
+    CiFixRequest,
+    CiTrigger,
+    DeliveryRequest,
+    FeedbackRequest,
+    IssueTrigger,
+)
 from devbot.runs.runtime import Runtime
+from devbot.runs.state.store import RunRecord
+from devbot.templating import render
 from devbot.untrusted import clean_untrusted
-from devbot.vcs.forge import FeedbackForge
+from devbot.vcs.forge import FeedbackForge, same_login
 
 EYES = "eyes"
 T = TypeVar("T")
@@ -34,6 +46,10 @@ class Starter(Protocol):
         """Put a feedback run on its PR's queue (one run per PR at a time)."""
         ...
 
+    def enqueue_ci_fix(self, request: CiFixRequest) -> None:
+        """Put a CI-fix run on its PR's queue; a second request of the same id is no-op."""
+        ...
+
 
 @dataclass(frozen=True)
 class DeliveryOutcome:
@@ -41,6 +57,17 @@ class DeliveryOutcome:
 
     status: str
     reason: str = ""
+
+
+@dataclass(frozen=True)
+class CiDecision:
+    """What a failed CI result on one pull request asks for: `fix` (a new run `run_id`,
+    the PR's `attempt`-th), `limit` (the PR had its attempts), or `ignored` and why."""
+
+    verdict: str
+    reason: str
+    run_id: str = ""
+    attempt: int = 0
 
 
 class DeliveryFlow:
@@ -74,6 +101,10 @@ class DeliveryFlow:
 
     def _handle(self, forge: FeedbackForge) -> DeliveryOutcome:
         trigger, sender = self.trigger, self.trigger.sender
+        if isinstance(trigger, CiTrigger):
+            outcomes = [self._ci_failure(forge, trigger, number) for number in trigger.numbers]
+            started = [o for o in outcomes if o.status == "ci_fix"]
+            return (started or outcomes)[0]
         scope = self.request.repository.key
         allowed: bool = self.step(
             "authorise", lambda: self.runtime.may_trigger(forge, sender, scope)
@@ -115,6 +146,91 @@ class DeliveryFlow:
             )
         )
         return DeliveryOutcome("scheduled", new_run)
+
+    def _ci_failure(self, forge: FeedbackForge, trigger: CiTrigger, number: int) -> DeliveryOutcome:
+        decision: CiDecision = self.step(
+            "ci_decide", lambda: self._do_decide_ci(forge, trigger, number)
+        )
+        if decision.verdict == "limit":
+            key = marker("ci-limit", trigger.head_sha)
+            body = self._limit_comment(trigger, number)
+            self.step("ci_limit_comment", lambda: post_once(forge, number, key, body))
+            return DeliveryOutcome("ignored", decision.reason)
+        if decision.verdict != "fix":
+            return DeliveryOutcome(decision.verdict, decision.reason)
+        request = self.request
+        self.starter.enqueue_ci_fix(
+            CiFixRequest(
+                decision.run_id,
+                request.repository,
+                number,
+                trigger.head_sha,
+                decision.attempt,
+                request.settings,
+                request.flags,
+            )
+        )
+        return DeliveryOutcome("ci_fix", decision.run_id)
+
+    def _do_decide_ci(self, forge: FeedbackForge, trigger: CiTrigger, number: int) -> CiDecision:
+        """Whether the failed CI of `trigger.head_sha` on PR `number` gets a fix run: only
+        on devbot's own open PR, for the head commit devbot pushed, once per commit (the
+        run id is the commit's), within `ci_fix_attempts`."""
+        sha, limit = trigger.head_sha, self.request.settings.ci_fix_attempts
+        if limit <= 0:
+            return CiDecision("ignored", "CI fixes are off (ci_fix_attempts = 0)")
+        pr = forge.get_pull_request(number)
+        if pr is None or pr.state != "open":
+            return CiDecision("ignored", f"pull request #{number} is not open")
+        if not same_login(pr.author, forge.identity()):
+            return CiDecision(
+                "ignored", f"#{number} is not devbot's pull request (a writer may mention it)"
+            )
+        if pr.head_repo != forge.full_name or pr.head_sha != sha:
+            return CiDecision("ignored", f"{sha} is not the head of #{number} any more")
+        scope, store = self.request.repository.key, self.runtime.store
+        if not store.pushed(scope, pr.head, sha):
+            return CiDecision("ignored", f"devbot did not push {sha}")
+        earlier = store.runs_of(scope, "ci_fix", f"pull/{number}")
+        run_id = f"ci-fix-{number}-{sha[:12]}"
+        if any(run.id == run_id for run in earlier):
+            return CiDecision("batched", f"{run_id} fixes this commit already", run_id)
+        if len(earlier) >= limit:
+            return CiDecision("limit", f"#{number} had its {limit} CI-fix attempt(s)")
+        record = RunRecord(
+            id=run_id,
+            kind="ci_fix",
+            repo=scope,
+            plan_path=f"pull/{number}",
+            plan_sha=sha,
+            title=f"CI fix on #{number}: {pr.title}",
+            branch=pr.head,
+            base_branch=pr.base,
+            pr_url=pr.url,
+        )
+        if not store.create_once(record):
+            return CiDecision("batched", f"{run_id} fixes this commit already", run_id)
+        return CiDecision("fix", trigger.check, run_id, len(earlier) + 1)
+
+    def _limit_comment(self, trigger: CiTrigger, number: int) -> str:
+        settings = self.request.settings
+        earlier = self.runtime.store.runs_of(
+            self.request.repository.key, "ci_fix", f"pull/{number}"
+        )
+        tried = "\n".join(
+            f"- run `{run.id}` on {run.plan_sha[:10]}: {run.status}: {run.message}"
+            for run in earlier
+        )
+        return render(
+            "devbot.runs",
+            "ci_fix_limit.txt",
+            checks=f"`{trigger.check}` ({trigger.conclusion})",
+            sha=trigger.head_sha,
+            count=len(earlier),
+            limit=settings.ci_fix_attempts,
+            tried=tried or "- none",
+            mention=settings.mention,
+        ).strip()
 
 
 def issue_plan(plan_dir: str, trigger: IssueTrigger) -> tuple[str, str]:

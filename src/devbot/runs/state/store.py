@@ -162,6 +162,16 @@ class RunStore:
             if exists is None:
                 conn.execute(runs_table.insert().values(**_gated(_as_row(record))))
 
+    def create_once(self, record: RunRecord) -> bool:
+        """Insert the record; False when a record with its id exists already (also one
+        another process inserted at the same moment)."""
+        try:
+            with self._tx() as conn:
+                conn.execute(runs_table.insert().values(**_gated(_as_row(record))))
+        except sa.exc.IntegrityError:
+            return False
+        return True
+
     def update(self, run_id: str, **values: Any) -> None:
         unknown = set(values) - set(_RECORD_FIELDS)
         if unknown:
@@ -257,6 +267,31 @@ class RunStore:
         with self._tx() as conn:
             row = conn.execute(query).first()
         return None if row is None else RunRecord(**dict(row._mapping))
+
+    def runs_of(self, repo: str, kind: str, plan_path: str) -> list[RunRecord]:
+        """Every run of `kind` made for `plan_path` (for a CI fix: the pull request), oldest
+        first."""
+        query = (
+            sa.select(runs_table)
+            .where(runs_table.c.repo == repo)
+            .where(runs_table.c.kind == kind)
+            .where(runs_table.c.plan_path == plan_path)
+            .order_by(runs_table.c.created_at)
+        )
+        with self._tx() as conn:
+            return [RunRecord(**dict(row._mapping)) for row in conn.execute(query)]
+
+    def pushed(self, repo: str, branch: str, sha: str) -> bool:
+        """Whether a run of devbot pushed `sha` to `branch` of `repo`."""
+        query = (
+            sa.select(runs_table.c.id)
+            .where(runs_table.c.repo == repo)
+            .where(runs_table.c.branch == branch)
+            .where(runs_table.c.head_sha == sha)
+            .limit(1)
+        )
+        with self._tx() as conn:
+            return conn.execute(query).first() is not None
 
     def active(self) -> list[RunRecord]:
         """Runs not finished yet (queued or running), of every repository in this database."""

@@ -17,13 +17,16 @@ from dataclasses import dataclass
 from typing import Any, Literal
 
 from devbot.config import Settings
-from devbot.runs.requests import FeedbackTrigger, IssueTrigger, Trigger
+from devbot.runs.requests import CiTrigger, FeedbackTrigger, IssueTrigger, Trigger
 from devbot.untrusted import clean_untrusted
-from devbot.vcs.forge import Comment, CommentKind, same_login
+from devbot.vcs.forge import FAILING_CONCLUSIONS, Comment, CommentKind, same_login
 
+CI_EVENTS = frozenset({"check_suite", "check_run", "workflow_run"})
 HANDLED_EVENTS = frozenset(
-    {"pull_request_review_comment", "pull_request_review", "issue_comment", "issues"}
+    {"pull_request_review_comment", "pull_request_review", "issue_comment", "issues", *CI_EVENTS}
 )
+MAX_PULL_REQUESTS = 5
+"""A commit's CI result is acted on for at most this many of the pull requests it heads."""
 
 
 class Malformed(ValueError):
@@ -142,6 +145,10 @@ def classify(
     if event not in HANDLED_EVENTS:
         return Decision("ignored", f"event {event!r} is not handled", action)
     sender = _object(payload, "sender")
+    if event in CI_EVENTS:  # CI is reported by apps and bots: whose PR it is decides later
+        _object(payload, "repository")
+        base = _Delivery(action, delivery_id, received_at, _text(sender, "login"))
+        return _ci_event(event, payload, base)
     if is_bot(sender):
         return Decision("ignored", "sent by a bot", action)
     _object(payload, "repository")
@@ -255,3 +262,36 @@ def _issue_plan(base: _Delivery, issue: dict[str, Any], comment: Comment | None)
         _text(issue, "body"),
         comment,
     )
+
+
+def _ci_event(event: str, payload: dict[str, Any], base: _Delivery) -> Decision:
+    """A failed check suite, check run or workflow run of a commit on pull requests."""
+    action = base.action
+    if action != "completed":
+        return Decision("ignored", f"{event} {action or 'without action'}", action)
+    raw = _object(payload, event)
+    conclusion = _text(raw, "conclusion")
+    if conclusion not in FAILING_CONCLUSIONS:
+        return Decision("ignored", f"{event} concluded {conclusion or 'nothing'}", action)
+    pulls = raw.get("pull_requests")
+    if event == "check_run" and not pulls:
+        pulls = _object(raw, "check_suite").get("pull_requests")
+    if not isinstance(pulls, list):
+        raise Malformed("field 'pull_requests' must be a list")
+    numbers = tuple(dict.fromkeys(_integer(p, "number") for p in pulls if isinstance(p, dict)))[
+        :MAX_PULL_REQUESTS
+    ]
+    if not numbers:
+        return Decision("ignored", f"{event} of a commit that heads no pull request", action)
+    app = raw.get("app")
+    name = _text(raw, "name") or (_text(app, "name") if isinstance(app, dict) else "") or event
+    trigger = CiTrigger(
+        base.delivery_id,
+        base.received_at,
+        base.sender,
+        numbers,
+        _text(raw, "head_sha", required=True),
+        clean_untrusted(name)[:200],
+        conclusion,
+    )
+    return Decision("accepted", "ci failure", action, trigger)

@@ -14,7 +14,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
-from urllib.parse import urlsplit
+from urllib.parse import urljoin, urlsplit
 
 from devbot.outward import outward_data
 from devbot.vcs.github.auth import AppAuth, Credentials
@@ -132,6 +132,34 @@ class GitHubClient:
             url = self._next_link(answer.headers.get("link", ""))
             query = None
         return items
+
+    def download_tail(self, path: str, max_bytes: int) -> tuple[bytes, int]:
+        """The last `max_bytes` of what `path` redirects to (a log or an archive), and how
+        many bytes before them were dropped. The redirect target is a signed URL on another
+        host: it gets no Authorization header, and the body is streamed, never held whole."""
+        import httpx2
+
+        answer = self.call("GET", path)
+        location = answer.headers.get("location", "")
+        if answer.status not in (301, 302, 303, 307, 308) or not location:
+            raise GitHubError("GET", path, answer.status, "expected a redirect to the download")
+        url = urljoin(self.api_url + "/", location)
+        if urlsplit(url).scheme not in ("http", "https"):
+            raise GitHubError("GET", path, answer.status, "the download is not an HTTP URL")
+        tail, seen = bytearray(), 0
+        try:
+            with self._http.stream("GET", url, headers={"Accept": "*/*"}) as response:
+                if response.status_code >= 400:
+                    raise GitHubError("GET", urlsplit(url).path, response.status_code, "download")
+                for chunk in response.iter_bytes():
+                    seen += len(chunk)
+                    tail += chunk
+                    if len(tail) > 2 * max_bytes:
+                        del tail[: len(tail) - max_bytes]
+        except httpx2.HTTPError as exc:
+            raise GitHubError("GET", urlsplit(url).path, 0, self._redact(str(exc))) from None
+        kept = bytes(tail[-max_bytes:]) if max_bytes else b""
+        return kept, seen - len(kept)
 
     def graphql(self, query: str, variables: dict[str, Any]) -> dict[str, Any]:
         answer = self.call("POST", self.graphql_url, json={"query": query, "variables": variables})

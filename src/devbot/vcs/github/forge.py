@@ -9,11 +9,14 @@ a thread need GraphQL; everything else is REST.
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 from devbot.vcs.forge import (
     COMMENT_MARKER,
     PR_MARKER,
+    Annotation,
+    CheckRun,
     Comment,
     PullRequest,
     with_marker,
@@ -21,6 +24,8 @@ from devbot.vcs.forge import (
 from devbot.vcs.github.client import GitHubClient, GitHubError
 from devbot.vcs.github.repo import RepoRef
 
+MAX_CHECK_RUNS = 300
+_ACTIONS_JOB = re.compile(r"/actions/runs/\d+/jobs?/(\d+)")
 REACTIONS = frozenset({"+1", "-1", "laugh", "confused", "heart", "hooray", "rocket", "eyes"})
 PERMISSIONS = ("admin", "maintain", "write", "triage", "read", "none")
 
@@ -183,6 +188,57 @@ class GitHubForge:
     def resolve_thread(self, thread_id: str) -> None:
         self.client.graphql(_RESOLVE_MUTATION, {"threadId": thread_id})
 
+    # -- checks and Actions (ChecksForge) -------------------------------------------------
+
+    def check_runs(self, sha: str) -> list[CheckRun]:
+        """The latest run of each check of `sha` (at most MAX_CHECK_RUNS)."""
+        found: list[CheckRun] = []
+        page = 1
+        while len(found) < MAX_CHECK_RUNS:
+            answer = self.client.get(
+                f"{self._base}/commits/{sha}/check-runs",
+                {"filter": "latest", "per_page": 100, "page": page},
+            )
+            runs = (answer.get("check_runs") or []) if isinstance(answer, dict) else []
+            found.extend(_check_run(raw) for raw in runs)
+            if len(runs) < 100 or len(found) >= int(answer.get("total_count") or 0):
+                break
+            page += 1
+        return found[:MAX_CHECK_RUNS]
+
+    def annotations(self, check_run_id: int, limit: int) -> list[Annotation]:
+        raw = self.client.get(
+            f"{self._base}/check-runs/{check_run_id}/annotations", {"per_page": min(limit, 100)}
+        )
+        return [
+            Annotation(
+                path=str(item.get("path") or ""),
+                line=int(item.get("start_line") or 0),
+                level=str(item.get("annotation_level") or ""),
+                message=str(item.get("message") or ""),
+                title=str(item.get("title") or ""),
+            )
+            for item in (raw or [])[:limit]
+            if isinstance(item, dict)
+        ]
+
+    def job_log(self, job_id: int, max_bytes: int) -> tuple[str, int]:
+        """The tail of an Actions job's log: GitHub answers with a redirect to a short-lived
+        download URL, fetched without devbot's credentials and never held whole. A job
+        without a log (expired, or never written) has ""."""
+        try:
+            data, cut = self.client.download_tail(
+                f"{self._base}/actions/jobs/{job_id}/logs", max_bytes
+            )
+        except GitHubError as exc:
+            if exc.status in (404, 410):  # no log (any more): logs expire
+                return "", 0
+            raise
+        return data.decode("utf-8", errors="replace"), cut
+
+    def rerun_job(self, job_id: int) -> None:
+        self.client.post(f"{self._base}/actions/jobs/{job_id}/rerun", {})
+
     def _find(self, head: str) -> dict[str, Any] | None:
         found = self.client.get(
             f"{self._base}/pulls", {"head": f"{self.repo.owner}:{head}", "state": "open"}
@@ -201,6 +257,26 @@ def _pull_request(raw: dict[str, Any]) -> PullRequest:
         state=str(raw.get("state") or "open"),
         author=_user(raw)[0],
         head_repo=str(((raw["head"].get("repo") or {}).get("full_name")) or ""),
+        head_sha=str(raw["head"].get("sha") or ""),
+    )
+
+
+def _check_run(raw: dict[str, Any]) -> CheckRun:
+    output = raw.get("output") if isinstance(raw.get("output"), dict) else {}
+    app = raw.get("app") if isinstance(raw.get("app"), dict) else {}
+    slug = str((app or {}).get("slug") or "")
+    job = _ACTIONS_JOB.search(str(raw.get("details_url") or raw.get("html_url") or ""))
+    job_id = int(job.group(1)) if job else (int(raw["id"]) if slug == "github-actions" else None)
+    return CheckRun(
+        id=int(raw["id"]),
+        name=str(raw.get("name") or ""),
+        status=str(raw.get("status") or ""),
+        conclusion=str(raw.get("conclusion") or ""),
+        url=str(raw.get("html_url") or raw.get("details_url") or ""),
+        title=str((output or {}).get("title") or ""),
+        summary=str((output or {}).get("summary") or ""),
+        app=slug,
+        job_id=job_id,
     )
 
 

@@ -1,0 +1,199 @@
+"""CI-failure fix runs end to end: the real webhook server, real DBOS, real git with a bare
+origin, the GitHub double (checks, annotations, job logs behind a redirect, re-runs; checked
+against GitHub's REST description), deliveries made from GitHub's published examples."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from typing import Any
+
+from dbos import DBOS
+
+from devbot.runs.flows.skeleton import Prepared
+from tests.fixtures.ci import ci_delivery, ci_runs, wait_ci_runs, wait_delivery
+from tests.fixtures.feedback import REPO, FeedbackPR
+
+FIX = "@@WRITE hello.txt\nworld!\n@@END\n@@FINISH\nhello.txt now ends with '!'.\n@@END\n"
+TEST = "grep -q 'world!' hello.txt"
+LOG = (
+    "2026-12-07T10:00:00.0000000Z ##[group]Run pytest\n"
+    + "".join(f"2026-12-07T10:00:01.0000000Z collecting item {n}\n" for n in range(400))
+    + "2026-12-07T10:00:02.0000000Z FAILED tests/test_hello.py::test_ends_with_bang\n"
+    + "2026-12-07T10:00:02.0000000Z AssertionError: hello.txt must end with '!'\n"
+    + "2026-12-07T10:00:03.0000000Z ##[error]Process completed with exit code 1.\n"
+)
+
+
+def _failing_suite(s: FeedbackPR, sha: str) -> None:
+    """Two failing jobs (one with annotations, one with a log) and a passing one on `sha`."""
+    s.double.add_check_run(
+        REPO, sha, "lint", "failure", annotations=(("hello.txt", 1, "missing '!' at the end"),)
+    )
+    s.double.add_check_run(REPO, sha, "tests", "failure", log=LOG)
+    s.double.add_check_run(REPO, sha, "build", "success", log="ok\n")
+
+
+def _prepared(run_id: str) -> Prepared:
+    (step,) = [
+        x for x in DBOS.list_workflow_steps(run_id) if x["function_name"] == "prepare_worktree"
+    ]
+    output = step["output"]
+    assert isinstance(output, Prepared)
+    return output
+
+
+def _statuses(s: FeedbackPR, text: str) -> list[str]:
+    return [c["body"] for c in s.posted() if text in c["body"]]
+
+
+def test_a_failed_suite_gets_one_fix_run_and_a_failure_after_the_limit_a_comment(
+    feedback_pr: Callable[..., FeedbackPR],
+) -> None:
+    s = feedback_pr([{"text": FIX}], ci_fix_attempts=1, ci_poll_s=0.2, test_command=TEST)
+    repo = s.runner.repo
+    sha = repo.remote_sha("devbot/task") or ""
+    _failing_suite(s, sha)
+    pull = s.pull()
+    for event, name in (("check_run", "lint"), ("check_run", "tests"), ("check_suite", "")):
+        payload = ci_delivery(event, pull, sha, "failure", name=name)
+        assert s.server.post(event, payload)[0] == 202
+
+    (run,) = wait_ci_runs(s, 1)
+    assert run.status == "completed", run.message
+    after = repo.remote_sha("devbot/task")
+    assert after and after != sha
+    assert repo.remote_file("devbot/task", "hello.txt") == "world!\n"
+    task = _prepared(run.id).task.body
+    assert "hello.txt:1: failure: missing '!' at the end" in task  # the annotation
+    assert "AssertionError: hello.txt must end with '!'" in task  # the log's error region
+    assert "earlier lines cut" in task and "collecting item 10\n" not in task
+    (status,) = _statuses(s, "devbot CI fix run")
+    assert ": done**" in status and "`lint`" in status and "`tests`" in status
+    assert after in status
+    report = [p for p in repo.git("ls-tree", "-r", "--name-only", after, cwd=repo.bare).split()]
+    report_text = repo.remote_file("devbot/task", next(p for p in report if "__REPORT__" in p))
+    assert "CI fix on PR #1" in (report_text or "")
+    # the log came from the storage host, without devbot's token
+    assert s.double.downloads and all(
+        "authorization" not in headers for _, headers in s.double.downloads
+    )
+
+    # CI fails again on devbot's fix: the limit (1) is reached, a comment says so, no run
+    s.double.add_check_run(REPO, after, "tests", "failure", log=LOG)
+    delivery = "suite-after-the-limit"
+    payload = ci_delivery("check_suite", s.pull(), after, "failure")
+    assert s.server.post("check_suite", payload, delivery=delivery)[0] == 202
+    assert wait_delivery(s, delivery).startswith("ignored")
+    assert len(ci_runs(s)) == 1
+    (limit,) = _statuses(s, "stops fixing CI")
+    assert after in limit and run.id in limit and "@devbot" in limit
+    assert repo.remote_sha("devbot/task") == after
+
+    # the same delivery again, and the same failure in a new delivery: nothing more
+    assert s.server.post("check_suite", payload, delivery=delivery)[0] == 200
+    again = "suite-after-the-limit-again"
+    assert s.server.post("check_suite", payload, delivery=again)[0] == 202
+    wait_delivery(s, again)
+    assert len(_statuses(s, "stops fixing CI")) == 1 and len(ci_runs(s)) == 1
+
+
+def _own_pull_failing(s: FeedbackPR) -> tuple[str, dict[str, Any]]:
+    sha = s.runner.repo.remote_sha("devbot/task") or ""
+    _failing_suite(s, sha)
+    return sha, s.pull()
+
+
+def test_failures_devbot_may_not_fix_start_nothing(
+    feedback_pr: Callable[..., FeedbackPR],
+) -> None:
+    """Someone else's PR, a commit devbot did not push, a replayed delivery, a cancelled
+    suite: no run, nothing pushed, nothing posted."""
+    s = feedback_pr([{"text": FIX}], ci_poll_s=0.2, test_command=TEST)
+    repo = s.runner.repo
+    sha, pull = _own_pull_failing(s)
+    posted = len(s.posted())
+
+    # someone else's PR (opened by a writer, from a branch of the repository)
+    repo.git("update-ref", "refs/heads/alice/feature", sha, cwd=repo.bare)
+    theirs = s.double.add_pull(REPO, "alice", "alice/feature", "Alice's change")
+    outcome = _deliver(s, ci_delivery("check_suite", theirs, sha, "failure"), "theirs")
+    assert "not devbot's pull request" in outcome
+    # a commit that is not the PR's head
+    outcome = _deliver(s, ci_delivery("check_suite", pull, "f" * 40, "failure"), "old")
+    assert "is not the head" in outcome
+    # a cancelled suite is a person's choice, not a failure: ignored as it arrives
+    status, answer = s.server.post(
+        "check_suite", ci_delivery("check_suite", pull, sha, "cancelled")
+    )
+    assert status == 200 and "cancelled" in str(answer)
+    # a commit on devbot's branch that a person pushed
+    foreign = repo.git(
+        *("-c", "user.name=Alice", "-c", "user.email=alice@example.com"),
+        *("commit-tree", f"{sha}^{{tree}}", "-p", sha, "-m", "mine"),
+        cwd=repo.bare,
+    )
+    repo.git("update-ref", "refs/heads/devbot/task", foreign, cwd=repo.bare)
+    outcome = _deliver(s, ci_delivery("check_suite", s.pull(), foreign, "failure"), "foreign")
+    assert f"devbot did not push {foreign}" in outcome
+
+    time.sleep(0.5)
+    assert ci_runs(s) == [] and len(s.posted()) == posted
+
+
+def _deliver(s: FeedbackPR, payload: dict[str, Any], delivery: str) -> str:
+    assert s.server.post("check_suite", payload, delivery=delivery)[0] == 202
+    return wait_delivery(s, delivery)
+
+
+def test_a_job_that_passes_on_re_run_is_reported_flaky_and_not_fixed(
+    feedback_pr: Callable[..., FeedbackPR],
+) -> None:
+    s = feedback_pr([{"text": FIX}], ci_poll_s=0.2, ci_rerun_flaky=True, test_command=TEST)
+    repo = s.runner.repo
+    sha = repo.remote_sha("devbot/task") or ""
+    s.double.add_check_run(REPO, sha, "tests", "failure", log=LOG)
+    s.double.repos[REPO].rerun_conclusions["tests"] = "success"
+    assert (
+        s.server.post("check_suite", ci_delivery("check_suite", s.pull(), sha, "failure"))[0] == 202
+    )
+
+    (run,) = wait_ci_runs(s, 1)
+    assert run.status == "completed" and "flaky: tests passed on re-run" in run.message
+    assert repo.remote_sha("devbot/task") == sha  # nothing to fix, nothing pushed
+    (status,) = _statuses(s, "devbot CI fix run")
+    assert "flaky" in status
+    reruns = [r for r in s.double.requests if r.path.endswith("/rerun")]
+    assert len(reruns) == 1
+
+
+def test_the_fix_run_waits_for_the_checks_still_running(
+    feedback_pr: Callable[..., FeedbackPR],
+) -> None:
+    """One failed job reports while another still runs: the run reads the checks until the
+    last one finishes, and fixes both failures at once."""
+    s = feedback_pr([{"text": FIX}], ci_poll_s=0.2, test_command=TEST)
+    sha = s.runner.repo.remote_sha("devbot/task") or ""
+    s.double.add_check_run(REPO, sha, "lint", "failure", annotations=(("hello.txt", 1, "no '!'"),))
+    slow = s.double.add_check_run(REPO, sha, "tests", None, status="in_progress", log=LOG)
+    assert (
+        s.server.post("check_run", ci_delivery("check_run", s.pull(), sha, "failure", "lint"))[0]
+        == 202
+    )
+    deadline = time.monotonic() + 60
+    while len(_looks(s)) < 3:  # the run looked at the checks thrice while "tests" ran
+        assert time.monotonic() < deadline, ci_runs(s)
+        time.sleep(0.05)
+    assert ci_runs(s)[0].finished_at is None
+    s.double.finish_check_run(REPO, slow["id"], "failure")
+    (run,) = wait_ci_runs(s, 1)
+    assert run.status == "completed", run.message
+    task = _prepared(run.id).task.body
+    assert "### lint (failure)" in task and "### tests (failure)" in task
+
+
+def _looks(s: FeedbackPR) -> list[Any]:
+    runs = ci_runs(s)
+    if not runs:
+        return []
+    return [x for x in DBOS.list_workflow_steps(runs[0].id) if x["function_name"] == "read_checks"]
