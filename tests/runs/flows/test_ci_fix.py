@@ -197,3 +197,50 @@ def _looks(s: FeedbackPR) -> list[Any]:
     if not runs:
         return []
     return [x for x in DBOS.list_workflow_steps(runs[0].id) if x["function_name"] == "read_checks"]
+
+
+def test_on_someone_elses_pr_a_writer_who_mentions_devbot_gets_the_failures_fixed(
+    feedback_pr: Callable[..., FeedbackPR],
+) -> None:
+    s = feedback_pr([{"text": FIX}], test_command=TEST)
+    repo = s.runner.repo
+    sha = repo.remote_sha("devbot/task") or ""
+    repo.git("update-ref", "refs/heads/alice/feature", sha, cwd=repo.bare)
+    theirs = s.double.add_pull(REPO, "alice", "alice/feature", "Alice's change")
+    s.double.add_check_run(REPO, sha, "tests", "failure", log=LOG)
+    failed = _deliver(s, ci_delivery("check_suite", theirs, sha, "failure"), "theirs-failed")
+    assert "not devbot's pull request" in failed
+
+    comment = s.double.add_issue_comment(
+        REPO, theirs["number"], "alice", "@devbot please fix the failing tests"
+    )
+    issue = {
+        "number": theirs["number"],
+        "title": theirs["title"],
+        "body": theirs["body"],
+        "user": theirs["user"],
+        "pull_request": {"url": theirs["url"]},
+    }
+    payload = {
+        "action": "created",
+        "issue": issue,
+        "comment": comment,
+        "repository": {"full_name": REPO},
+        "sender": comment["user"],
+    }
+    assert s.server.post("issue_comment", payload)[0] == 202
+    runtime = s.server.server.runtime
+    deadline = time.monotonic() + 90
+    while not any(
+        r.state in ("done", "failed")
+        for r in runtime.feedback.runs_for(runtime.served.key, theirs["number"])
+    ):
+        assert time.monotonic() < deadline
+        time.sleep(0.1)
+    (run,) = runtime.feedback.runs_for(runtime.served.key, theirs["number"])
+    assert run.state == "done"
+    task = _prepared(run.run_id).task.body
+    assert f"Failed checks of the head commit {sha}" in task
+    assert "AssertionError: hello.txt must end with '!'" in task
+    assert repo.remote_file("alice/feature", "hello.txt") == "world!\n"
+    assert ci_runs(s) == []

@@ -15,6 +15,7 @@ from dbos import DBOS
 
 from devbot.plans.plan import Plan
 from devbot.redact import redact
+from devbot.runs.flows.ci_failures import describe, read_failures
 from devbot.runs.flows.comments import Collected, collect_comments, describe_comment
 from devbot.runs.flows.pull_request import PullRequestRun, marker, post_once
 from devbot.runs.flows.skeleton import Ending, Outcome, Prepared
@@ -198,5 +199,19 @@ class FeedbackRun(PullRequestRun):
                 plan=plan_text.strip(),
                 report=report_text.strip(),
                 comments=comments,
+                ci=self._failed_checks(pr),
             )
         )
+
+    def _failed_checks(self, pr: PullRequest) -> str:
+        """The failed checks of the PR's head, for a comment that asks to fix CI (on any PR:
+        here a writer asked); read in the prepare step, so a replay reads nothing again."""
+        if not pr.head_sha:
+            return ""
+        checks = self.runtime.checks_forge(self.server_settings, self.repository)
+        failures = read_failures(
+            checks, tuple(checks.check_runs(pr.head_sha)), self.settings.ci_log_lines
+        )
+        if not failures:
+            return ""
+        return f"\n## Failed checks of the head commit {pr.head_sha}\n\n{describe(failures)}\n"
