@@ -31,15 +31,7 @@ class CiFixRun(PullRequestRun):
     subject = "CI fix"
 
     def __init__(self, runtime: Runtime, request: CiFixRequest) -> None:
-        super().__init__(
-            runtime,
-            request.run_id,
-            request.repository,
-            request.settings,
-            request.started_at,
-            request.number,
-            request.flags,
-        )
+        super().__init__(runtime, request)
         self.sha, self.attempt = request.head_sha, request.attempt
         self.checks = runtime.checks_forge(request.settings, request.repository)
         self.failures: tuple[CiFailure, ...] = ()

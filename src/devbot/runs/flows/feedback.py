@@ -34,15 +34,7 @@ class FeedbackRun(PullRequestRun):
     subject = "feedback"
 
     def __init__(self, runtime: Runtime, request: FeedbackRequest) -> None:
-        super().__init__(
-            runtime,
-            request.run_id,
-            request.repository,
-            request.settings,
-            request.started_at,
-            request.number,
-            request.flags,
-        )
+        super().__init__(runtime, request)
         self.state = runtime.feedback
         self.progress_id: int | None = None
         self.collected = Collected(())

@@ -21,12 +21,12 @@ from devbot.runs.flows.base_config import settings_from_branch
 from devbot.runs.flows.branch_docs import find_report, read_plan
 from devbot.runs.flows.report import RunFacts
 from devbot.runs.flows.skeleton import DurableRun, Ending, Outcome, Prepared, Published
+from devbot.runs.requests import CiFixRequest, FeedbackRequest
 from devbot.runs.runtime import FEEDBACK_WORKTREES_DIR, Runtime
 from devbot.runs.state.store import RunRecord
 from devbot.vcs.forge import COMMENT_MARKER, FeedbackForge, PullRequest, same_login
 from devbot.vcs.forge import with_marker as marked
 from devbot.vcs.git import Git
-from devbot.vcs.repository import Repository
 
 
 def marker(kind: str, key: object) -> str:
@@ -50,18 +50,17 @@ class PullRequestRun(DurableRun):
     subject: str
     """What the run record's title calls the run ("feedback", "CI fix")."""
 
-    def __init__(
-        self,
-        runtime: Runtime,
-        run_id: str,
-        repository: Repository,
-        settings: Settings,
-        started_at: float,
-        number: int,
-        flags: dict[str, object],
-    ) -> None:
-        super().__init__(runtime, run_id, repository, settings, started_at, FEEDBACK_WORKTREES_DIR)
-        self.number, self.flags = number, flags
+    def __init__(self, runtime: Runtime, request: FeedbackRequest | CiFixRequest) -> None:
+        settings, repository = request.settings, request.repository
+        super().__init__(
+            runtime,
+            request.run_id,
+            repository,
+            settings,
+            request.started_at,
+            FEEDBACK_WORKTREES_DIR,
+        )
+        self.number, self.flags = request.number, request.flags
         self.server_settings = settings
         self.scope = repository.key
         self.forge = runtime.feedback_forge(settings, repository)
