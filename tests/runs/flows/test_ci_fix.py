@@ -11,6 +11,7 @@ from typing import Any
 from dbos import DBOS
 
 from devbot.runs.flows.skeleton import Prepared
+from devbot.triggers.dashboard.views import PullRequestStates, run_detail
 from tests.fixtures.ci import ci_delivery, ci_runs, wait_ci_runs, wait_delivery
 from tests.fixtures.feedback import REPO, FeedbackPR
 
@@ -74,6 +75,11 @@ def test_a_failed_suite_gets_one_fix_run_and_a_failure_after_the_limit_a_comment
     report = [p for p in repo.git("ls-tree", "-r", "--name-only", after, cwd=repo.bare).split()]
     report_text = repo.remote_file("devbot/task", next(p for p in report if "__REPORT__" in p))
     assert "CI fix on PR #1" in (report_text or "")
+    # the dashboard shows the run: its limits, its diff, the PR it worked on
+    runtime = s.server.server.runtime
+    detail = run_detail(runtime, run.id, PullRequestStates(runtime))
+    assert detail.limits is not None and detail.pr_state == "open"
+    assert any("world!" in line.text for line in detail.diff)
     # the log came from the storage host, without devbot's token
     assert s.double.downloads and all(
         "authorization" not in headers for _, headers in s.double.downloads

@@ -437,7 +437,9 @@ class DurableRun(ABC):
         self.tell(Ending(status, reason, outcome, head, finished_at))
         values: dict[str, Any] = {"status": status, "message": reason, "finished_at": finished_at}
         if head:
-            values.update(head_sha=head, pr_url=pr_url)
+            values["head_sha"] = head
+        if pr_url:  # a run that pushed to an existing PR keeps the PR its record names
+            values["pr_url"] = pr_url
         self.store.update(self.run_id, **values)
         self.runtime.checkpoints.delete(self.run_id)
         self.say(f"{self.title} {status}: {reason}")

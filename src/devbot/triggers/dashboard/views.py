@@ -20,7 +20,7 @@ from dbos import DBOS
 from devbot.config import ConfigError
 from devbot.outward import outward
 from devbot.runs.flows.verify import TestRun
-from devbot.runs.requests import FeedbackRequest, PlanRequest, SpecRequest
+from devbot.runs.requests import CiFixRequest, FeedbackRequest, PlanRequest, SpecRequest
 from devbot.runs.runtime import Runtime
 from devbot.runs.state.store import ACTIVE_STATUSES, RunFilter, RunRecord
 from devbot.triggers.dashboard.render import Chart, DiffLine, bar_chart, diff_lines, seconds, usd
@@ -184,7 +184,7 @@ def run_detail(runtime: Runtime, run_id: str, pr_states: PullRequestStates) -> R
         plan = request.feature.text(request.feature.tasks_path)
     if not plan and git is not None and record.head_sha:
         plan = _blob(git, record.head_sha, record.plan_path)
-    runs = PlanRequest | SpecRequest | FeedbackRequest
+    runs = PlanRequest | SpecRequest | FeedbackRequest | CiFixRequest
     settings = request.settings if isinstance(request, runs) else None
     limits = Limits(settings.max_steps, settings.max_usd, settings.max_wall_s) if settings else None
     diff, left_out, note = _diff(git, record)
