@@ -13,7 +13,7 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Protocol, TypeVar
+from typing import Literal, Protocol, TypeVar
 
 from devbot.plans.plan import plan_filename, slugify
 from devbot.runs.flows.pull_request import marker, post_once
@@ -64,7 +64,7 @@ class CiDecision:
     """What a failed CI result on one pull request asks for: `fix` (a new run `run_id`,
     the PR's `attempt`-th), `limit` (the PR had its attempts), or `ignored` and why."""
 
-    verdict: str
+    verdict: Literal["fix", "limit", "ignored", "batched"]
     reason: str
     run_id: str = ""
     attempt: int = 0
