@@ -14,12 +14,13 @@ from typing import Any
 
 import yaml
 
+from devbot.plans.markdown import Fences
+
 ALLOWED_KEYS = ("title", "date", "tags", "base_branch", "test_command")
 SLUG_MAX = 60
 
 _DATED_NAME = re.compile(r"^(\d{6})__")
 _PLAN_PART = re.compile(r"__PLAN__(.+)\.md$")
-_FENCE = re.compile(r"^\s{0,3}(`{3,}|~{3,})")
 _HEADING = re.compile(r"^#\s+(.+?)(?:\s+#+)?\s*$")
 _EDITOR_TEMP_SUFFIXES = ("~", ".tmp", ".swp", ".swx", ".swo", ".bak", ".orig")
 
@@ -262,18 +263,9 @@ def _check_tags(value: Any, shown: str, line: int) -> tuple[str, ...]:
 
 def _first_heading(body: str) -> str | None:
     """The first level-1 ATX heading outside fenced code blocks."""
-    fence: str | None = None
+    fences = Fences()
     for line in body.split("\n"):
-        opener = _FENCE.match(line)
-        if opener:
-            mark = opener.group(1)
-            if fence is None:
-                fence = mark
-            elif mark[0] == fence[0] and len(mark) >= len(fence):
-                fence = None
-            continue
-        if fence is None:
-            heading = _HEADING.match(line)
-            if heading:
-                return heading.group(1).strip()
+        heading = None if fences.is_code(line) else _HEADING.match(line)
+        if heading:
+            return heading.group(1).strip()
     return None

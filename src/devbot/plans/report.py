@@ -13,11 +13,12 @@ from typing import Any, Literal
 
 import yaml
 
+from devbot.plans.markdown import Fences
+
 Status = Literal["completed", "failed", "cancelled"]
 STATUSES: tuple[Status, ...] = ("completed", "failed", "cancelled")
 NONE = "None"
 
-_FENCE = re.compile(r"^\s{0,3}(`{3,}|~{3,})")
 _FILE_ITEM = re.compile(r"^(`+) ?(.+?) ?\1(?::\s?(.*))?$", re.DOTALL)
 _PLAIN_TAG = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.\-/+]*$")
 _ESCAPED_HEADING = re.compile(r"^(\\*)#")
@@ -201,20 +202,14 @@ def _sections(lines: list[str]) -> dict[str, list[str]]:
     sections: dict[str, list[str]] = {}
     current: list[str] = []
     in_files = False
-    fence: str | None = None
+    fences = Fences()
     for line in lines:
-        opener = _FENCE.match(line)
-        if opener:
-            mark = opener.group(1)
-            if fence is None:
-                fence = mark
-            elif mark[0] == fence[0] and len(mark) >= len(fence):
-                fence = None
-        elif fence is None and line.startswith("# "):
+        code = fences.is_code(line)
+        if not code and line.startswith("# "):
             in_files = line[2:].strip() == "Files Changed"
             current = sections.setdefault(f"# {line[2:].strip()}", [])
             continue
-        elif fence is None and in_files and line.startswith("## "):
+        if not code and in_files and line.startswith("## "):
             current = sections.setdefault(f"## {line[3:].strip()}", [])
             continue
         current.append(line)

@@ -24,6 +24,7 @@ from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import PurePosixPath
 
+from devbot.plans.markdown import Fences
 from devbot.plans.plan import PlanError, slugify
 from devbot.untrusted import clean_untrusted
 
@@ -55,7 +56,6 @@ _MARKER = re.compile(r"^\[([^\]]*)\]\s*(.*)$")
 _STORY = re.compile(r"^US\d+$")
 _PHASE = re.compile(r"^##\s+(.+?)\s*#*\s*$")
 _TITLE = re.compile(r"^#\s+(?:Tasks|Feature Specification|Implementation Plan)\s*:\s*(.+?)\s*$")
-_FENCE = re.compile(r"^\s{0,3}(`{3,}|~{3,})")
 _PLACEHOLDER = re.compile(r"^\[[A-Z0-9 _#-]+\]$")
 
 
@@ -175,21 +175,13 @@ def _lines(text: str) -> list[str]:
 
 def _outside_markup(lines: list[str]) -> Iterator[tuple[int, str]]:
     """(1-based line number, line) of the lines outside fenced code and HTML comments."""
-    fence: str | None = None
+    fences = Fences()
     in_comment = False
     for number, line in enumerate(lines, start=1):
         if in_comment:
             in_comment = "-->" not in line
             continue
-        opener = _FENCE.match(line)
-        if opener:
-            mark = opener.group(1)
-            if fence is None:
-                fence = mark
-            elif mark[0] == fence[0] and len(mark) >= len(fence):
-                fence = None
-            continue
-        if fence is not None:
+        if fences.is_code(line):
             continue
         if line.lstrip().startswith("<!--"):
             in_comment = "-->" not in line
