@@ -13,7 +13,7 @@ from __future__ import annotations
 import json
 import time
 from dataclasses import asdict, dataclass, field
-from typing import Any, Literal
+from typing import Any, Literal, Protocol
 
 from devbot.config import Settings
 from devbot.plans.plan import Plan
@@ -22,6 +22,22 @@ from devbot.vcs.forge import Comment
 from devbot.vcs.repository import Repository
 
 RunStatus = Literal["completed", "failed", "cancelled"]
+
+
+class RunRequest(Protocol):
+    """What every request of a durable run names."""
+
+    @property
+    def run_id(self) -> str: ...
+
+    @property
+    def repository(self) -> Repository: ...
+
+    @property
+    def settings(self) -> Settings: ...
+
+    @property
+    def started_at(self) -> float: ...
 
 
 @dataclass(frozen=True)

@@ -35,14 +35,7 @@ class PlanRun(DurableRun):
     cancellable = True
 
     def __init__(self, runtime: Runtime, request: PlanRequest) -> None:
-        super().__init__(
-            runtime,
-            request.run_id,
-            request.repository,
-            request.settings,
-            request.started_at,
-            WORKTREES_DIR,
-        )
+        super().__init__(runtime, request, WORKTREES_DIR)
         self.plan, self.plan_rel = request.plan, request.plan_rel
 
     def execute(self) -> RunResult:

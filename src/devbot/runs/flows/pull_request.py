@@ -51,19 +51,12 @@ class PullRequestRun(DurableRun):
     """What the run record's title calls the run ("feedback", "CI fix")."""
 
     def __init__(self, runtime: Runtime, request: FeedbackRequest | CiFixRequest) -> None:
-        settings, repository = request.settings, request.repository
-        super().__init__(
-            runtime,
-            request.run_id,
-            repository,
-            settings,
-            request.started_at,
-            FEEDBACK_WORKTREES_DIR,
-        )
+        super().__init__(runtime, request, FEEDBACK_WORKTREES_DIR)
         self.number, self.flags = request.number, request.flags
-        self.server_settings = settings
-        self.scope = repository.key
-        self.forge = runtime.feedback_forge(settings, repository)
+        self.server_settings = request.settings
+        """The server's settings; `settings` becomes those of the PR's base branch."""
+        self.scope = request.repository.key
+        self.forge = runtime.feedback_forge(request.settings, request.repository)
 
     def load(self) -> PullRequest:
         """The PR and the base branch's settings (recorded steps), the run recorded."""

@@ -33,7 +33,7 @@ from devbot.agent import AgentResult, Task
 from devbot.agent.context import RepositoryContext
 from devbot.agent.limits import ExitStatus
 from devbot.agent.protocols import protocol_for
-from devbot.config import ConfigError, Settings
+from devbot.config import ConfigError
 from devbot.plans.report import Status
 from devbot.runs.flows import worktree as worktrees
 from devbot.runs.flows.agent import (
@@ -53,12 +53,11 @@ from devbot.runs.flows.verify import (
     testing_notes,
     tests_failure,
 )
-from devbot.runs.requests import RunResult
+from devbot.runs.requests import RunRequest, RunResult
 from devbot.runs.runtime import Runtime
 from devbot.sandbox.environment import ENVIRONMENTS_DIR, EnvironmentCache
 from devbot.templating import render
 from devbot.vcs.git import Commit, GitError
-from devbot.vcs.repository import Repository
 
 T = TypeVar("T")
 WORKSPACE_STEPS = frozenset(
@@ -159,22 +158,15 @@ class DurableRun(ABC):
     publish_step: str
     cancellable: bool = False
 
-    def __init__(
-        self,
-        runtime: Runtime,
-        run_id: str,
-        repository: Repository,
-        settings: Settings,
-        started_at: float,
-        worktrees_dir: str,
-    ) -> None:
+    def __init__(self, runtime: Runtime, request: RunRequest, worktrees_dir: str) -> None:
         """`worktrees_dir`: the folder of the process's state where the worktree goes."""
-        self.runtime, self.run_id, self.repository = runtime, run_id, repository
-        self.settings, self.started_at = settings, started_at
+        self.runtime, self.run_id = runtime, request.run_id
+        self.repository, self.settings = request.repository, request.settings
+        self.started_at = request.started_at
         self.store = runtime.store
-        self.local = runtime.local_repository(repository, settings)
+        self.local = runtime.local_repository(self.repository, self.settings)
         self.git, self.remote = self.local.git, self.local.remote
-        self.worktree = runtime.state_dir / worktrees_dir / run_id
+        self.worktree = runtime.state_dir / worktrees_dir / self.run_id
         self.tree = self.git.worktree(self.worktree)
         self.keeper: WorkspaceKeeper | None = None
         self.restored = False

@@ -191,14 +191,7 @@ class SpecRun(DurableRun):
     cancellable = True
 
     def __init__(self, runtime: Runtime, request: SpecRequest) -> None:
-        super().__init__(
-            runtime,
-            request.run_id,
-            request.repository,
-            request.settings,
-            request.started_at,
-            WORKTREES_DIR,
-        )
+        super().__init__(runtime, request, WORKTREES_DIR)
         self.feature = request.feature
         self.queue = TaskQueue(self.feature.tasks)
 
