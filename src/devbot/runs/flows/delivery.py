@@ -68,6 +68,8 @@ class CiDecision:
     reason: str
     run_id: str = ""
     attempt: int = 0
+    tried: tuple[str, ...] = ()
+    """For `limit`: each earlier attempt and how it ended."""
 
 
 class DeliveryFlow:
@@ -153,7 +155,7 @@ class DeliveryFlow:
         )
         if decision.verdict == "limit":
             key = marker("ci-limit", trigger.head_sha)
-            body = self._limit_comment(trigger, number)
+            body = self._limit_comment(trigger, decision)
             self.step("ci_limit_comment", lambda: post_once(forge, number, key, body))
             return DeliveryOutcome("ignored", decision.reason)
         if decision.verdict != "fix":
@@ -196,7 +198,11 @@ class DeliveryFlow:
         if any(run.id == run_id for run in earlier):
             return CiDecision("batched", f"{run_id} fixes this commit already", run_id)
         if len(earlier) >= limit:
-            return CiDecision("limit", f"#{number} had its {limit} CI-fix attempt(s)")
+            tried = tuple(
+                f"- run `{run.id}` on {run.plan_sha[:10]}: {run.status}: {run.message}"
+                for run in earlier
+            )
+            return CiDecision("limit", f"#{number} had its {limit} CI-fix attempt(s)", tried=tried)
         record = RunRecord(
             id=run_id,
             kind="ci_fix",
@@ -212,23 +218,16 @@ class DeliveryFlow:
             return CiDecision("batched", f"{run_id} fixes this commit already", run_id)
         return CiDecision("fix", trigger.check, run_id, len(earlier) + 1)
 
-    def _limit_comment(self, trigger: CiTrigger, number: int) -> str:
+    def _limit_comment(self, trigger: CiTrigger, decision: CiDecision) -> str:
         settings = self.request.settings
-        earlier = self.runtime.store.runs_of(
-            self.request.repository.key, "ci_fix", f"pull/{number}"
-        )
-        tried = "\n".join(
-            f"- run `{run.id}` on {run.plan_sha[:10]}: {run.status}: {run.message}"
-            for run in earlier
-        )
         return render(
             "devbot.runs",
             "ci_fix_limit.txt",
             checks=f"`{trigger.check}` ({trigger.conclusion})",
             sha=trigger.head_sha,
-            count=len(earlier),
+            count=len(decision.tried),
             limit=settings.ci_fix_attempts,
-            tried=tried or "- none",
+            tried="\n".join(decision.tried),
             mention=settings.mention,
         ).strip()
 
