@@ -12,27 +12,18 @@ from dbos import DBOS
 
 from devbot.runs.flows.skeleton import Prepared
 from devbot.triggers.dashboard.views import PullRequestStates, run_detail
-from tests.fixtures.ci import ci_delivery, ci_runs, wait_ci_runs, wait_delivery
-from tests.fixtures.feedback import REPO, FeedbackPR
-
-FIX = "@@WRITE hello.txt\nworld!\n@@END\n@@FINISH\nhello.txt now ends with '!'.\n@@END\n"
-TEST = "grep -q 'world!' hello.txt"
-LOG = (
-    "2026-12-07T10:00:00.0000000Z ##[group]Run pytest\n"
-    + "".join(f"2026-12-07T10:00:01.0000000Z collecting item {n}\n" for n in range(400))
-    + "2026-12-07T10:00:02.0000000Z FAILED tests/test_hello.py::test_ends_with_bang\n"
-    + "2026-12-07T10:00:02.0000000Z AssertionError: hello.txt must end with '!'\n"
-    + "2026-12-07T10:00:03.0000000Z ##[error]Process completed with exit code 1.\n"
+from tests.fixtures.ci import (
+    FIX,
+    LOG,
+    TEST,
+    ci_delivery,
+    ci_runs,
+    deliver_check_suite,
+    failing_suite,
+    wait_ci_runs,
+    wait_delivery,
 )
-
-
-def _failing_suite(s: FeedbackPR, sha: str) -> None:
-    """Two failing jobs (one with annotations, one with a log) and a passing one on `sha`."""
-    s.double.add_check_run(
-        REPO, sha, "lint", "failure", annotations=(("hello.txt", 1, "missing '!' at the end"),)
-    )
-    s.double.add_check_run(REPO, sha, "tests", "failure", log=LOG)
-    s.double.add_check_run(REPO, sha, "build", "success", log="ok\n")
+from tests.fixtures.feedback import REPO, FeedbackPR
 
 
 def _prepared(run_id: str) -> Prepared:
@@ -54,7 +45,7 @@ def test_a_failed_suite_gets_one_fix_run_and_a_failure_after_the_limit_a_comment
     s = feedback_pr([{"text": FIX}], ci_fix_attempts=1, ci_poll_s=0.2, test_command=TEST)
     repo = s.runner.repo
     sha = repo.remote_sha("devbot/task") or ""
-    _failing_suite(s, sha)
+    failing_suite(s, sha)
     pull = s.pull()
     for event, name in (("check_run", "lint"), ("check_run", "tests"), ("check_suite", "")):
         payload = ci_delivery(event, pull, sha, "failure", name=name)
@@ -102,54 +93,6 @@ def test_a_failed_suite_gets_one_fix_run_and_a_failure_after_the_limit_a_comment
     assert s.server.post("check_suite", payload, delivery=again)[0] == 202
     wait_delivery(s, again)
     assert len(_statuses(s, "stops fixing CI")) == 1 and len(ci_runs(s)) == 1
-
-
-def _own_pull_failing(s: FeedbackPR) -> tuple[str, dict[str, Any]]:
-    sha = s.runner.repo.remote_sha("devbot/task") or ""
-    _failing_suite(s, sha)
-    return sha, s.pull()
-
-
-def test_failures_devbot_may_not_fix_start_nothing(
-    feedback_pr: Callable[..., FeedbackPR],
-) -> None:
-    """Someone else's PR, a commit devbot did not push, a replayed delivery, a cancelled
-    suite: no run, nothing pushed, nothing posted."""
-    s = feedback_pr([{"text": FIX}], ci_poll_s=0.2, test_command=TEST)
-    repo = s.runner.repo
-    sha, pull = _own_pull_failing(s)
-    posted = len(s.posted())
-
-    # someone else's PR (opened by a writer, from a branch of the repository)
-    repo.git("update-ref", "refs/heads/alice/feature", sha, cwd=repo.bare)
-    theirs = s.double.add_pull(REPO, "alice", "alice/feature", "Alice's change")
-    outcome = _deliver(s, ci_delivery("check_suite", theirs, sha, "failure"), "theirs")
-    assert "not devbot's pull request" in outcome
-    # a commit that is not the PR's head
-    outcome = _deliver(s, ci_delivery("check_suite", pull, "f" * 40, "failure"), "old")
-    assert "is not the head" in outcome
-    # a cancelled suite is a person's choice, not a failure: ignored as it arrives
-    status, answer = s.server.post(
-        "check_suite", ci_delivery("check_suite", pull, sha, "cancelled")
-    )
-    assert status == 200 and "cancelled" in str(answer)
-    # a commit on devbot's branch that a person pushed
-    foreign = repo.git(
-        *("-c", "user.name=Alice", "-c", "user.email=alice@example.com"),
-        *("commit-tree", f"{sha}^{{tree}}", "-p", sha, "-m", "mine"),
-        cwd=repo.bare,
-    )
-    repo.git("update-ref", "refs/heads/devbot/task", foreign, cwd=repo.bare)
-    outcome = _deliver(s, ci_delivery("check_suite", s.pull(), foreign, "failure"), "foreign")
-    assert f"devbot did not push {foreign}" in outcome
-
-    time.sleep(0.5)
-    assert ci_runs(s) == [] and len(s.posted()) == posted
-
-
-def _deliver(s: FeedbackPR, payload: dict[str, Any], delivery: str) -> str:
-    assert s.server.post("check_suite", payload, delivery=delivery)[0] == 202
-    return wait_delivery(s, delivery)
 
 
 def test_a_job_that_passes_on_re_run_is_reported_flaky_and_not_fixed(
@@ -214,7 +157,9 @@ def test_on_someone_elses_pr_a_writer_who_mentions_devbot_gets_the_failures_fixe
     repo.git("update-ref", "refs/heads/alice/feature", sha, cwd=repo.bare)
     theirs = s.double.add_pull(REPO, "alice", "alice/feature", "Alice's change")
     s.double.add_check_run(REPO, sha, "tests", "failure", log=LOG)
-    failed = _deliver(s, ci_delivery("check_suite", theirs, sha, "failure"), "theirs-failed")
+    failed = deliver_check_suite(
+        s, ci_delivery("check_suite", theirs, sha, "failure"), "theirs-failed"
+    )
     assert "not devbot's pull request" in failed
 
     comment = s.double.add_issue_comment(
