@@ -56,7 +56,7 @@ class Settings:
     max_usd: float = 2.0
     max_wall_s: float = 1800.0
     max_format_errors: int = 3
-    max_repeated_turns: int = 3
+    max_repeated_turns: int = 2
     context_tokens: int = 2000
     instruction_files: tuple[str, ...] = (
         "AGENTS.md",

@@ -178,6 +178,15 @@ def test_write_of_the_same_content_says_nothing_changed(workspace: Workspace) ->
     assert (workspace.root / "m.py").stat().st_mtime_ns == mtime
 
 
+def test_write_of_nothing_over_a_file_with_text_is_refused(workspace: Workspace) -> None:
+    (workspace.root / "config.py").write_text("DEFAULTS = {}\n")
+    result = workspace.write_file("config.py", "\n")
+    assert not result.ok and "erase" in result.output and "delete" in result.output
+    assert (workspace.root / "config.py").read_text() == "DEFAULTS = {}\n"
+    assert workspace.write_file("greetings/__init__.py", "").ok
+    assert workspace.write_file("greetings/__init__.py", "").ok  # empty stays empty
+
+
 # edit_file
 
 

@@ -27,7 +27,7 @@ class Limits:
     max_usd: float = 3.0
     max_wall_s: float = 1800.0
     max_format_errors: int = 3
-    max_repeated_turns: int = 3
+    max_repeated_turns: int = 2
     """The same reply with the same results this many turns in a row ends the run."""
 
 

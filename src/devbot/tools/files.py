@@ -152,7 +152,10 @@ class Workspace:
 
     @_tool
     def write_file(self, path: str, content: str) -> ToolResult:
-        """Create or replace a file; an existing file keeps its mode, encoding and line endings."""
+        """Create or replace a file; an existing file keeps its mode, encoding and line endings.
+
+        Writing nothing over a file that has text is refused: it is how a weak model's
+        WRITE without a body reads, and DELETE says it when removal is meant."""
         target = resolve_in_workspace(self.root, path)
         self._changeable(target)
         shown = self.shown(target)
@@ -170,6 +173,8 @@ class Workspace:
                     content = content.replace("\r\n", "\n").replace("\n", "\r\n")
                 if content == old:
                     return ToolResult(True, _say("write_unchanged.txt", path=shown))
+                if not content.strip() and old.strip():
+                    raise _Refused(_say("write_would_empty.txt", path=shown))
         self._write(real, shown, content, encoding, mode)
         lines = content.count("\n") + (1 if content and not content.endswith("\n") else 0)
         template = "write_overwritten.txt" if existed else "write_created.txt"

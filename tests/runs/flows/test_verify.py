@@ -6,9 +6,12 @@ model is shown the failing output and fixes the code — or never does.
 
 from __future__ import annotations
 
+import sys
+
 import pytest
 import yaml
 
+from devbot.runs.flows import verify
 from tests.fixtures.engine import PlanRunner
 from tests.fixtures.sandbox import require_backend
 
@@ -165,3 +168,53 @@ def test_an_undefined_name_the_repository_defines_comes_with_where(
     (review,) = [e["content"] for e in events if e["kind"] == "review"]
     assert "tests/test_more.py:2: undefined name 'add' (and on 1 more line)" in review
     assert "`add` is defined at utils.py:4: import it from there." in review
+
+
+def test_a_rename_that_leaves_importers_behind_goes_back_with_each_stale_use(
+    plan_runner: PlanRunner,
+) -> None:
+    """Seen with Qwen2.5-Coder-1.5B: `add` renamed in utils.py only; tests/test_utils.py
+    still imports it. No per-file check sees that; the import check names the line."""
+    renamed = (
+        "@@EDIT utils.py\n@@OLD\ndef add(a: int, b: int) -> int:\n@@NEW\n"
+        "def plus(a: int, b: int) -> int:\n@@END\n" + FINISH
+    )
+    importer = (
+        "@@EDIT tests/test_utils.py\n@@OLD\nfrom utils import add, shout\n@@NEW\n"
+        "from utils import plus as add, shout\n@@END\n" + FINISH
+    )
+    replies = [{"text": renamed}, {"text": importer}]
+    record = plan_runner.run(replies, sandbox="local", max_test_rounds="1")
+    assert record.status == "completed", record.message
+    events = plan_runner.store().events(record.id)
+    (review,) = [e["content"] for e in events if e["kind"] == "review"]
+    assert (
+        "tests/test_utils.py:1: imports add from utils, which utils.py no longer defines;"
+        " it defines plus now" in review
+    )
+    assert "from utils import add, shout" in review
+
+
+def test_a_test_command_that_collects_no_test_tests_nothing_and_fails_nothing(
+    plan_runner: PlanRunner,
+) -> None:
+    pytest_command = f"{sys.executable} -m pytest -q -p no:cacheprovider --ignore=tests"
+    replies = [{"text": FIXED + FINISH}]
+    frontmatter = {"title": "Greeting", "test_command": pytest_command}
+    record = plan_runner.run(replies, frontmatter=frontmatter, sandbox="local")
+
+    assert record.status == "completed", record.message
+    assert record.model_calls == 1
+    _front, body = _report(plan_runner, "devbot/task", record.report_path)
+    assert "found no tests (exit 5, nothing was tested)" in body
+    assert "Failing output" not in body
+
+
+def test_only_pytests_no_tests_line_makes_exit_5_a_non_failure() -> None:
+    def run(exit_code: int, output: str) -> verify.TestRun:
+        return verify.TestRun("make test", "from the plan", exit_code, False, 0.1, output)
+
+    assert not run(5, "\nno tests ran in 0.01s\n").failed
+    assert run(5, "make: *** [test] Error 5").failed
+    assert run(1, "no tests ran in 0.01s").failed
+    assert not run(0, "1 passed").failed

@@ -16,6 +16,7 @@ recorded results, so a resumed run takes exactly the same path.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -34,6 +35,7 @@ from devbot.sandbox.environment import (
     prepare_environment,
 )
 from devbot.templating import render
+from devbot.tools.imports import LostNames, lost_names, stale_uses
 from devbot.tools.inside import read_inside
 from devbot.tools.lint import MAX_BYTES, PYTHON_SUFFIXES, Problem, new_problems
 from devbot.vcs.git import Git
@@ -42,6 +44,8 @@ StepRecorder = Callable[[str, Callable[[], Any]], Any]
 FEEDBACK_CHARS = 6_000
 REPORT_CHARS = 4_000
 MAX_PROBLEMS = 20
+PYTEST_NO_TESTS = 5
+MAX_IMPORTERS = 200
 
 
 @dataclass(frozen=True)
@@ -90,6 +94,16 @@ class TestRun:
     duration_s: float
     output: str
 
+    @property
+    def found_no_tests(self) -> bool:
+        """pytest's exit 5 with its "no tests ran" line: the command collected no test (a
+        project without tests yet), which tests nothing rather than failing."""
+        return self.exit_code == PYTEST_NO_TESTS and "no tests ran" in self.output
+
+    @property
+    def failed(self) -> bool:
+        return self.exit_code != 0 and not self.found_no_tests
+
 
 @dataclass(frozen=True)
 class TestSummary:
@@ -112,7 +126,7 @@ class TestSummary:
     @property
     def passed(self) -> bool:
         """True when the last test run passed, or when no test ran."""
-        return self.last is None or self.last.exit_code == 0
+        return self.last is None or not self.last.failed
 
 
 class Verification:
@@ -211,7 +225,7 @@ class Verification:
             return objection
         outcome = self._run_tests()
         self.reviewed_last = True
-        if outcome is None or outcome.exit_code == 0:
+        if outcome is None or not outcome.failed:
             return None
         if self.fix_rounds >= self.settings.max_test_rounds:
             return None
@@ -271,20 +285,42 @@ class Verification:
 
         def check() -> tuple[str, ...]:
             problems: list[str] = []
+            lost: list[LostNames] = []
             for path in tree.changed_paths():
                 if not path.endswith(PYTHON_SUFFIXES):
                     continue
-                try:
-                    after = read_inside(self.worktree, path, MAX_BYTES)
-                except (OSError, ValueError):
+                after = self._read(path)
+                if after is None:
                     continue
                 before = tree.read_blob("HEAD", path)
                 problems += [_with_hint(p, tree) for p in new_problems(path, before, after)]
+                lost += filter(None, [lost_names(path, before, after)])
+            problems += [str(p) for p in self._stale_uses(tree, lost)]
             if problems:
                 self.say(f"static check: {len(problems)} problem(s) in the changed code")
             return tuple(problems[:MAX_PROBLEMS])
 
         found: tuple[str, ...] = self.record("check_code", check)
+        return found
+
+    def _read(self, path: str) -> str | None:
+        try:
+            return read_inside(self.worktree, path, MAX_BYTES)
+        except (OSError, ValueError):
+            return None
+
+    def _stale_uses(self, tree: Git, lost: list[LostNames]) -> list[Problem]:
+        """Where other files still import or use what the change took out of a module."""
+        if not lost:
+            return []
+        modules = "|".join(re.escape(entry.module) for entry in lost)
+        importing = rf"^[[:space:]]*(from|import)[[:space:]]+({modules})([^A-Za-z0-9_.]|$)"
+        importers = tree.grep(importing, "*.py", "*.pyi", limit=MAX_IMPORTERS)
+        found: list[Problem] = []
+        for path in sorted({path for path, _ in importers}):
+            source = self._read(path)
+            if source is not None:
+                found += stale_uses(path, source, lost)
         return found
 
     def _run_tests(self) -> TestRun | None:
@@ -347,7 +383,7 @@ def resolve_test_command(
 def tests_failure(tests: TestSummary) -> str | None:
     """Why the tests make a run fail, or None when they passed or none ran."""
     last = tests.last
-    if last is None or last.exit_code == 0:
+    if last is None or not last.failed:
         return None
     rounds = tests.fix_rounds
     after = f" after {rounds} fix round{'s' if rounds != 1 else ''}" if rounds else ""
@@ -376,7 +412,12 @@ def testing_notes(tests: TestSummary) -> tuple[str, ...]:
         notes.append("No test command was configured or detected: no test ran.")
         return tuple(notes)
     runs = tests.runs
-    verdict = "passed" if last.exit_code == 0 else f"failed (exit {last.exit_code})"
+    if last.found_no_tests:
+        verdict = f"found no tests (exit {last.exit_code}, nothing was tested)"
+    elif last.exit_code == 0:
+        verdict = "passed"
+    else:
+        verdict = f"failed (exit {last.exit_code})"
     notes.append(
         f"`{last.command}` ({last.source}) {verdict} in the `{tests.sandbox}`"
         f" sandbox; {len(runs)} test run{'s' if len(runs) != 1 else ''},"
@@ -389,7 +430,7 @@ def testing_notes(tests: TestSummary) -> tuple[str, ...]:
         notes.append(f"Test runs in order: {history}.")
     if last.timed_out:
         notes.append("The last test run timed out.")
-    if last.exit_code != 0:
+    if last.failed:
         notes.append(_fenced("Failing output (clipped)", last.output))
     return tuple(notes)
 
