@@ -64,3 +64,11 @@ def test_relative_imports_and_other_modules_are_not_blamed() -> None:
     other = "from accounts import get_usr\nfrom .users import get_usr as g\n"
     assert stale_uses("x.py", other, [lost]) == []
     assert stale_uses("x.py", "def broken(:\n", [lost]) == []
+
+
+def test_a_hostile_file_too_deep_to_parse_is_left_unchecked_not_crashed_on() -> None:
+    lost = lost_names("users.py", USERS, RENAMED)
+    assert lost is not None
+    deep = "import users\nx = " + "users." * 40_000 + "get_usr\n"
+    assert stale_uses("a.py", deep, [lost]) == []
+    assert top_level_names(deep) is None
