@@ -23,7 +23,7 @@ def test_within_every_limit_goes_on() -> None:
         (progress(steps=10), ExitStatus.STEP_LIMIT, "10 model turns of 10"),
         (progress(cost=1.25), ExitStatus.COST_LIMIT, "$1.2500 spent of $1.0000"),
         (progress(elapsed=61), ExitStatus.TIME_LIMIT, "61s of 60s"),
-        (progress(errors=3), ExitStatus.FORMAT_ERRORS, "3 malformed replies in a row"),
+        (progress(errors=3), ExitStatus.FORMAT_ERRORS, "3 malformed or cut-off replies in a row"),
         (
             Progress(1, 0.0, 0.0, 0, repeated_turns=3),
             ExitStatus.STUCK,

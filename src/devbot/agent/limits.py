@@ -56,7 +56,7 @@ def check_limits(limits: Limits, progress: Progress) -> LimitHit | None:
     if 0 < limits.max_format_errors <= progress.format_errors:
         return LimitHit(
             ExitStatus.FORMAT_ERRORS,
-            f"{progress.format_errors} malformed replies in a row"
+            f"{progress.format_errors} malformed or cut-off replies in a row"
             f" (limit {limits.max_format_errors})",
         )
     if 0 < limits.max_repeated_turns <= progress.repeated_turns:

@@ -172,7 +172,8 @@ class Agent:
                 run.add(self.protocol.format_error_messages(reply, error))
                 self._event(run, "format_error", error.message, truncated=error.truncated)
                 continue
-            run.format_errors = 0
+            # a cut reply's complete actions run, but cut after cut is a loop, not progress
+            run.format_errors = run.format_errors + 1 if reading.cut else 0
             run.add([self.protocol.assistant_message(reply)])
             if reading.repairs or reading.cut:
                 self._event(run, "repaired", "\n".join(reading.repairs), cut=reading.cut)

@@ -76,7 +76,7 @@ def test_repairs_are_told_before_the_observations() -> None:
     reading = TextProtocol().parse(ModelReply(text="@@WRITE a.txt\nhi\n"))
     (message,) = TextProtocol().observation_messages(reading, [Observation(True, "Created")])
     assert message.content.startswith("Your reply was read with these repairs")
-    assert "- @@WRITE a.txt (line 1) had no @@END" in message.content
+    assert "- On line 1, @@WRITE a.txt had no @@END" in message.content
     assert message.content.index("had no @@END") < message.content.index("WRITE a.txt: ok")
 
 
