@@ -123,3 +123,25 @@ def test_a_report_on_a_branch_that_links_to_a_host_file_is_never_read(
     assert b"HOST-ONLY-7c1d9e" not in stored
     assert all("HOST-ONLY" not in c["body"] for c in s.posted())
     assert secret.read_text(encoding="utf-8") == "HOST-ONLY-7c1d9e\n"
+
+
+def test_the_import_check_never_reads_a_link_out_of_the_tree(
+    plan_runner: PlanRunner, tmp_path: Path
+) -> None:
+    """The cross-module static check finds importers with git grep (which lists no link)
+    and reads them with read_inside (which refuses one out of the tree): a link the agent
+    made to a host file is never read through, so its text never reaches the model."""
+    victim = tmp_path / "host.py"
+    victim.write_text("from utils import add  # HOST SECRET\n", encoding="utf-8")
+    renamed = (
+        f"@@RUN ln -s {victim} leak.py\n"
+        "@@EDIT utils.py\n@@OLD\ndef add(a: int, b: int) -> int:\n@@NEW\n"
+        f"def plus(a: int, b: int) -> int:\n@@END\n{FINISH}"
+    )
+    replies = [{"text": renamed}, {"text": FINISH}]
+    record = plan_runner.run(replies, sandbox="local", test_command="true", max_test_rounds="1")
+
+    events = plan_runner.store().events(record.id)
+    (review,) = [e["content"] for e in events if e["kind"] == "review"]
+    assert "tests/test_utils.py:1: imports add from utils" in review
+    assert "leak.py" not in review and "HOST SECRET" not in review

@@ -114,15 +114,12 @@ def stale_uses(path: str, source: str, lost: Iterable[LostNames]) -> list[Proble
                 if alias.name in entry.names
             ]
     for node in ast.walk(tree):
-        if isinstance(node, ast.Attribute) and node.attr in _lost_via(node.value, aliases):
-            entry = aliases[_dotted(node.value) or ""]
-            problems.append(_problem(path, node.lineno, lines, node.attr, entry, "uses"))
+        if not isinstance(node, ast.Attribute):
+            continue
+        via = aliases.get(_dotted(node.value) or "")
+        if via is not None and node.attr in via.names:
+            problems.append(_problem(path, node.lineno, lines, node.attr, via, "uses"))
     return sorted(problems, key=lambda p: p.line)
-
-
-def _lost_via(value: ast.expr, aliases: dict[str, LostNames]) -> frozenset[str]:
-    entry = aliases.get(_dotted(value) or "")
-    return entry.names if entry else frozenset()
 
 
 def _dotted(node: ast.expr) -> str | None:
